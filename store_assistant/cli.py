@@ -1,0 +1,193 @@
+"""`store-assistant`: ask questions, one or a batch, and list strategies from the shell.
+
+Exit codes: 0 answered; 1 the model failed (the message says why); 2 bad input or settings, in
+which case nothing was written. A batch is validated whole before the first question is asked, and
+its output file appears only when complete (written to a temp file, then renamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from store_assistant.errors import ConfigError, DataError, ModelError, StoreAssistantError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StoreAssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="store-assistant",
+                                     description="Answer store staff's product questions.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="answer a question, or a batch of them")
+    ask.add_argument("question", nargs="?", help="the question, in quotes")
+    ask.add_argument("--strategy", default=None, help="strategy name (see `store-assistant strategies`)")
+    ask.add_argument("--model", default=None, help="litellm model string, e.g. ollama/llama3.2")
+    ask.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+    ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    ask.add_argument("--batch", type=Path, help='JSONL file of {"id", "question"} lines')
+    ask.add_argument("--out", type=Path, help="JSONL file for the batch's answers")
+    ask.set_defaults(handler=_ask)
+
+    listing = commands.add_parser("strategies", help="list the registered strategies")
+    listing.set_defaults(handler=_strategies)
+    return parser
+
+
+# --- ask -------------------------------------------------------------------------------------
+
+def _ask(args: argparse.Namespace) -> int:
+    from store_assistant.questions import validate_question
+
+    if args.batch is None:
+        if args.out is not None:
+            raise DataError("--out goes with --batch. To save one answer, use --json > file.")
+        if args.question is None:
+            raise DataError('Give a question, e.g. store-assistant ask "Is the Pixel 8 in stock?", '
+                            "or --batch questions.jsonl --out answers.jsonl.")
+        question = validate_question(args.question)
+        strategy = _strategy(args)
+        if args.json:
+            print(json.dumps(_record(None, strategy.answer(question)), ensure_ascii=False))
+            return EXIT_OK
+        stream = strategy.stream(question)
+        streamed = "".join(print(piece, end="", flush=True) or piece for piece in stream)
+        answer = stream.answer
+        if answer.text != streamed.strip():  # post-processing changed it (reasoning hidden, guard)
+            print(f"\n\nAnswer:\n{answer.text}")
+        print(f"\n\n-- {answer.strategy} | {answer.model} | {answer.latency_ms / 1000:.1f} s"
+              f"{' | ' + ', '.join(answer.flags) if answer.flags else ''}")
+        return EXIT_OK
+
+    if args.question is not None:
+        raise DataError("Give either a question or --batch, not both.")
+    if args.out is None:
+        raise DataError("--batch needs --out FILE for the answers.")
+    items = read_batch(args.batch)
+    out = args.out.resolve()
+    if out == args.batch.resolve():
+        raise DataError(f"--out {args.out} would overwrite the --batch input; choose another file.")
+    if not out.parent.is_dir():
+        raise DataError(f"The folder for --out ({out.parent}) does not exist. Create it first.")
+    strategy = _strategy(args)
+    return _run_batch(strategy, items, out)
+
+
+def read_batch(path: Path) -> list[tuple[Any, str]]:
+    """Every line of a batch file, validated, or one DataError listing every bad line."""
+    from store_assistant.questions import validate_question
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"Batch file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"Cannot read batch file {path}: {exc}") from None
+    items, problems, seen = [], [], set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or "id" not in item or "question" not in item:
+                raise DataError('expected an object with "id" and "question"')
+            if not isinstance(item["id"], (str, int)) or isinstance(item["id"], bool):
+                raise DataError('"id" must be a string or an integer')
+            if item["id"] in seen:
+                raise DataError(f'duplicate id {item["id"]!r}')
+            seen.add(item["id"])
+            items.append((item["id"], validate_question(item["question"])))
+        except json.JSONDecodeError as exc:
+            problems.append(f"  line {number}: not JSON ({exc.msg})")
+        except DataError as exc:
+            problems.append(f"  line {number}: {exc}")
+    if problems:
+        shown = problems[:20] + ([f"  ... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise DataError(f"{path} has {len(problems)} bad line(s); nothing was answered:\n"
+                        + "\n".join(shown))
+    if not items:
+        raise DataError(f"{path} has no questions.")
+    return items
+
+
+def _run_batch(strategy: Any, items: list[tuple[Any, str]], out: Path) -> int:
+    from tqdm import tqdm
+
+    failures = 0
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out.parent,
+                                         prefix=f".{out.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            for item_id, question in tqdm(items, desc=f"answering ({strategy.name})",
+                                          unit="q", file=sys.stderr):
+                try:
+                    record = _record(item_id, strategy.answer(question))
+                except ModelError as exc:
+                    failures += 1
+                    record = {"id": item_id, "answer": None, "strategy": strategy.name,
+                              "model": strategy.gateway.model, "error": str(exc)}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(handle.name, out)
+    finally:
+        if os.path.exists(handle.name):
+            os.unlink(handle.name)
+    print(f"wrote {len(items)} answers to {out} ({failures} failed)", file=sys.stderr)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _record(item_id: Any, answer: Any) -> dict:
+    record = {"id": item_id} if item_id is not None else {}
+    data = answer.to_dict()
+    record.update({"answer": data["text"], "strategy": data["strategy"], "model": data["model"],
+                   "sources": data["sources"], "latency_ms": round(data["latency_ms"], 1),
+                   "ttft_ms": None if data["ttft_ms"] is None else round(data["ttft_ms"], 1),
+                   "usage": data["usage"], "cost_usd": data["cost_usd"], "flags": data["flags"]})
+    return record
+
+
+def _strategy(args: argparse.Namespace) -> Any:
+    from store_assistant.config import load_settings
+    from store_assistant.llm import Gateway
+    from store_assistant.strategies import DEFAULT_STRATEGY, build_strategy, check_strategy
+
+    settings = load_settings({"llm": args.model, "data_dir": args.data_dir})
+    name = check_strategy(args.strategy or DEFAULT_STRATEGY)  # before loading any model
+    return build_strategy(name, Gateway(settings), settings)
+
+
+# --- strategies ------------------------------------------------------------------------------
+
+def _strategies(args: argparse.Namespace) -> int:
+    from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
+
+    width = max(map(len, STRATEGIES))
+    for name in STRATEGIES:
+        marker = " (default)" if name == DEFAULT_STRATEGY else ""
+        print(f"{name:<{width}}  {describe(name)}{marker}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

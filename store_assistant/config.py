@@ -1,0 +1,176 @@
+"""One settings object, loaded once and passed down explicitly.
+
+Sources, later ones winning: built-in defaults < a TOML file < `STORE_ASSISTANT_*` environment
+variables < explicit overrides (CLI flags). Every field is validated when loaded, so a typo in a
+variable name or a threads count of "two" is a `ConfigError` naming the fix at start-up, not a
+surprise in the middle of an answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from store_assistant.errors import ConfigError
+
+ENV_PREFIX = "STORE_ASSISTANT_"
+CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG"
+DEFAULT_CONFIG_FILE = "store_assistant.toml"
+DEFAULT_LLM = "local/smollm2-135m"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # The embedded model: runs in-process, no key, no network, no server.
+    llm: str = DEFAULT_LLM
+    # Base URL for OpenAI-compatible / vLLM / Ollama servers; None lets litellm use its default.
+    api_base: str | None = None
+    # Generated state (inventory database, vector index, logs) lives here, outside git.
+    data_dir: Path = Path("data")
+    # Qdrant local mode on disk; None means data_dir/qdrant.
+    qdrant_path: Path | None = None
+    # Setting a URL switches the same code path to a Qdrant server.
+    qdrant_url: str | None = None
+    # llama.cpp is fastest with one thread per physical core; this machine class has 2.
+    threads: int = field(default_factory=lambda: min(os.cpu_count() or 2, 8))
+    # Store prompts are short; a small context keeps the KV cache (RAM) and prompt time down.
+    n_ctx: int = 4096
+    # Staff want a few sentences, and generation time grows with every token.
+    max_tokens: int = 256
+    # Greedy decoding: the same question gets the same answer, which evaluation relies on.
+    temperature: float = 0.0
+    # Remote calls give up after this long, so the app never hangs on a dead server.
+    timeout_s: float = 60.0
+    # Only rate limits and timeouts are retried; more retries just delay the error.
+    max_retries: int = 2
+    # Follow-ups need the last few turns; every older turn only adds prompt time.
+    history_turns: int = 4
+    # Extra in-process GGUF models served as local/<name>: {name: path} (TOML table only).
+    local_models: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def qdrant_location(self) -> Path:
+        return self.qdrant_path or self.data_dir / "qdrant"
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed, validated like a fresh load."""
+        return _validated(dataclasses.replace(self, **changes))
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_ENV_ONLY = {CONFIG_FILE_ENV}
+_INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
+         "max_retries": (0, 10), "history_turns": (0, 50)}
+_FLOATS = {"temperature": (0.0, 2.0), "timeout_s": (0.1, 3600.0)}
+_PATHS = {"data_dir", "qdrant_path"}
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file, then STORE_ASSISTANT_* variables, then `overrides`.
+
+    >>> load_settings(env={"STORE_ASSISTANT_THREADS": "1"}).threads
+    1
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    values.update(_read_toml(env))
+    values.update(_read_env(env))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ConfigError(f"Unknown setting {name!r}.{_suggest(name, _FIELDS)}")
+    raw = {name: _convert(name, value) for name, value in values.items()}
+    return _validated(Settings(**raw))
+
+
+def _read_toml(env: Mapping[str, str]) -> dict[str, Any]:
+    explicit = env.get(CONFIG_FILE_ENV)
+    path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{CONFIG_FILE_ENV}={explicit} but no file is there. "
+                              f"Fix the path or unset {CONFIG_FILE_ENV}.")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix the file or remove it.") from exc
+    for name in data:
+        if name not in _FIELDS:
+            raise ConfigError(f"Unknown setting {name!r} in {path}.{_suggest(name, _FIELDS)}")
+    return data
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key in _ENV_ONLY:
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in _FIELDS or name == "local_models":
+            known = {ENV_PREFIX + n.upper(): n for n in _FIELDS if n != "local_models"}
+            raise ConfigError(f"Unknown environment variable {key}.{_suggest(key, known)}")
+        values[name] = value
+    return values
+
+
+def _convert(name: str, value: Any) -> Any:
+    if name in _INTS:
+        low, high = _INTS[name]
+        number = _number(name, value, int)
+        if not low <= number <= high:
+            raise ConfigError(f"Setting {name}={value!r} is out of range; use {low}..{high}.")
+        return number
+    if name in _FLOATS:
+        low, high = _FLOATS[name]
+        number = _number(name, value, float)
+        if not low <= number <= high:
+            raise ConfigError(f"Setting {name}={value!r} is out of range; use {low}..{high}.")
+        return number
+    if name in _PATHS:
+        return Path(str(value)).expanduser() if str(value).strip() else None
+    if name == "local_models":
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError("local_models must be a TOML table of name = \"/path/to/model.gguf\".")
+        return dict(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"Setting {name} must be text, got {value!r}.")
+    return value.strip() or None
+
+
+def _number(name: str, value: Any, kind: type) -> Any:
+    if isinstance(value, bool):
+        raise ConfigError(f"Setting {name} must be a number, got {value!r}.")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"Setting {name} must be {what}, got {value!r} "
+                          f"(set {ENV_PREFIX}{name.upper()} or {name} in the TOML file).") from None
+    if kind is int and isinstance(value, float) and value != number:
+        raise ConfigError(f"Setting {name} must be a whole number, got {value!r}.")
+    return number
+
+
+def _validated(settings: Settings) -> Settings:
+    if not settings.llm or any(c.isspace() for c in settings.llm):
+        raise ConfigError(f"Setting llm={settings.llm!r} is not a model string. Examples: "
+                          f"{DEFAULT_LLM}, ollama/llama3.2, openai/gpt-4o-mini.")
+    if settings.qdrant_url and not settings.qdrant_url.startswith(("http://", "https://")):
+        raise ConfigError(f"Setting qdrant_url={settings.qdrant_url!r} must start with http:// or "
+                          f"https://, e.g. http://localhost:6333.")
+    if settings.data_dir is None:
+        raise ConfigError("Setting data_dir must not be empty; the default is ./data.")
+    return settings
+
+
+def _suggest(name: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" Did you mean {close[0]}?" if close else f" Known: {', '.join(sorted(known))}."

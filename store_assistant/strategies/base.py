@@ -1,0 +1,124 @@
+"""The seam every answering strategy plugs into, and the `Answer` they all return.
+
+A strategy implements one method, `_prepare(question, history) -> Draft`: the messages to send and
+the sources they were built from. The public `answer()` and `stream()` do the shared work once:
+input validation, the model call through the gateway, timing, token usage, post-processing
+(`_finish`, e.g. the grounding guard) and logging. So every strategy is measured the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Mapping, Sequence
+
+from store_assistant.config import Settings
+from store_assistant.llm import Completion, Gateway
+from store_assistant.questions import validate_history, validate_question
+
+log = logging.getLogger("store_assistant.answers")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A piece of store knowledge an answer drew on: a manual section, a policy, an inventory row."""
+    id: str
+    title: str
+    heading: str
+    text: str
+    kind: str  # "manual" | "policy" | "inventory"
+
+
+@dataclass
+class Answer:
+    text: str
+    strategy: str
+    model: str
+    sources: list[Source] = field(default_factory=list)
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    reasoning: str | None = None  # chain-of-thought text kept out of `text`
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Draft:
+    """What a strategy wants sent to the model, and what it was built from."""
+    messages: list[dict[str, str]]
+    sources: list[Source] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+
+class Strategy(ABC):
+    name: str = "strategy"
+    description: str = ""
+
+    def __init__(self, gateway: Gateway, settings: Settings) -> None:
+        self.gateway = gateway
+        self.settings = settings
+
+    @abstractmethod
+    def _prepare(self, question: str, history: list[dict[str, str]]) -> Draft:
+        """Build the messages for the model from a validated question and earlier turns."""
+
+    def _finish(self, text: str, draft: Draft) -> tuple[str, str | None, list[str]]:
+        """Post-process generated text -> (text for staff, hidden reasoning, extra flags)."""
+        return text.strip(), None, []
+
+    # --- the shared work --------------------------------------------------------------------
+
+    def draft(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Draft:
+        """Validate the input and build the draft, without calling the model (used by benchmarks)."""
+        return self._prepare(validate_question(question), self._recent(validate_history(history)))
+
+    def answer(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Answer:
+        started = time.perf_counter()
+        draft = self.draft(question, history)
+        return self._complete(draft, self.gateway.complete(draft.messages), started)
+
+    def stream(self, question: str,
+               history: Sequence[Mapping[str, str]] | None = None) -> "AnswerStream":
+        """Iterate over the raw text as it is generated; `.answer` holds the final Answer after."""
+        started = time.perf_counter()
+        return AnswerStream(self, self.draft(question, history), started)
+
+    def _complete(self, draft: Draft, completion: Completion, started: float) -> Answer:
+        """Post-process and log. Latency counts from `started`, so preparation (retrieval) is in it."""
+        text, reasoning, flags = self._finish(completion.text, draft)
+        prep_ms = (completion.started - started) * 1000
+        answer = Answer(text=text, strategy=self.name, model=completion.model,
+                        sources=list(draft.sources),
+                        latency_ms=(time.perf_counter() - started) * 1000,
+                        ttft_ms=None if completion.ttft_ms is None else completion.ttft_ms + prep_ms,
+                        usage=dict(completion.usage),
+                        cost_usd=completion.cost_usd, flags=[*draft.flags, *flags],
+                        reasoning=reasoning)
+        log.info(json.dumps({"event": "answer", "strategy": answer.strategy, "model": answer.model,
+                             "latency_ms": round(answer.latency_ms, 1), "ttft_ms": answer.ttft_ms,
+                             "usage": answer.usage, "flags": answer.flags}))
+        return answer
+
+    def _recent(self, history: list[dict[str, str]]) -> list[dict[str, str]]:
+        keep = 2 * self.settings.history_turns
+        return history[-keep:] if keep else []
+
+
+class AnswerStream:
+    """Text pieces as the model produces them; the post-processed `Answer` once exhausted."""
+
+    def __init__(self, strategy: Strategy, draft: Draft, started: float) -> None:
+        self._strategy, self._draft, self._started = strategy, draft, started
+        self._stream = strategy.gateway.stream(draft.messages)
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stream
+        self.answer = self._strategy._complete(self._draft, self._stream.completion, self._started)

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real embedded model, loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from store_assistant.config import ENV_PREFIX, Settings, load_settings
+from store_assistant.llm import Gateway
+
+# Short answers keep the suite fast; the behaviour under test does not depend on length.
+TEST_MAX_TOKENS = 48
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's STORE_ASSISTANT_* variables or their store_assistant.toml."""
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    return load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env={})
+
+
+@pytest.fixture(scope="session")
+def gateway(settings: Settings) -> Gateway:
+    gateway = Gateway(settings)
+    gateway.load()
+    return gateway

@@ -1,0 +1,82 @@
+"""AppTest drives the real app.py: a two-turn conversation on the embedded model, and failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import TEST_MAX_TOKENS
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("STORE_ASSISTANT_MAX_TOKENS", str(TEST_MAX_TOKENS))
+    st.cache_resource.clear()  # settings are cached per process; each test sets its own
+    return AppTest.from_file(APP, default_timeout=180)
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question)
+    return at.run()
+
+
+def test_two_turn_conversation(app: AppTest) -> None:
+    at = app.run()
+    assert not at.exception
+    assert at.selectbox[0].value == "pe-few-shot"
+
+    ask(at, "Hi, is the Sony WH-1000XM5 good for travel?")
+    ask(at, "and is it in stock downtown?")
+    assert not at.exception
+
+    turns = at.session_state["turns"]
+    assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+    assert turns[2]["content"] == "and is it in stock downtown?"
+    first, second = turns[1]["meta"], turns[3]["meta"]
+    assert first["strategy"] == second["strategy"] == "pe-few-shot"
+    # The follow-up carried the first exchange to the model: its prompt is longer by about that much.
+    assert second["usage"]["prompt_tokens"] > first["usage"]["prompt_tokens"] + 20
+
+    bubbles = at.chat_message
+    assert [b.name for b in bubbles] == ["user", "assistant", "user", "assistant"]
+    assert bubbles[3].markdown[0].value == turns[3]["content"]
+    footer = bubbles[3].caption[0].value
+    assert footer.startswith("pe-few-shot · local/smollm2-135m · ") and " s" in footer
+
+
+def test_strategy_picker_changes_the_strategy(app: AppTest) -> None:
+    at = app.run()
+    at.selectbox[0].set_value("pe-zero-shot").run()
+    ask(at, "What is a soundbar?")
+    assert at.session_state["turns"][-1]["meta"]["strategy"] == "pe-zero-shot"
+
+
+def test_bad_question_gets_a_message_and_changes_nothing(app: AppTest) -> None:
+    at = app.run()
+    ask(at, "x" * 50_000)
+    assert not at.exception
+    assert "limit is 2,000" in at.warning[0].value
+    assert at.session_state["turns"] == []
+
+
+def test_model_failure_is_a_message_not_a_traceback(app: AppTest, monkeypatch) -> None:
+    monkeypatch.setenv("STORE_ASSISTANT_LLM", "ollama/llama3.2")
+    monkeypatch.setenv("STORE_ASSISTANT_API_BASE", "http://127.0.0.1:9")
+    monkeypatch.setenv("STORE_ASSISTANT_MAX_RETRIES", "0")
+    at = app.run()
+    ask(at, "Do you sell webcams?")
+    assert not at.exception
+    assert "Could not reach the server for ollama/llama3.2" in at.error[0].value
+    assert at.session_state["turns"][-1]["error"] is True
+
+
+def test_bad_settings_are_shown_on_the_page(app: AppTest, monkeypatch) -> None:
+    monkeypatch.setenv("STORE_ASSISTANT_THREADS", "many")
+    at = app.run()
+    assert not at.exception
+    assert "STORE_ASSISTANT_THREADS" in at.error[0].value
