@@ -51,7 +51,8 @@ def main() -> None:
     strategy = build_strategy(args.strategy, gateway, settings)
     loaded = RUNTIME.load(gateway.model.split("/", 1)[1])
     llama = loaded.llama
-    sampling = {"max_tokens": settings.max_tokens, "temperature": settings.temperature}
+    sampling = RUNTIME.sampling({"max_tokens": settings.max_tokens,
+                                 "temperature": settings.temperature})
     questions = [q for q in (HERE / "questions.txt").read_text().splitlines() if q.strip()]
 
     def ours(question: str) -> tuple[float, str]:

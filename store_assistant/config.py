@@ -44,6 +44,8 @@ class Settings:
     max_tokens: int = 256
     # Greedy decoding: the same question gets the same answer, which evaluation relies on.
     temperature: float = 0.0
+    # Local models only: greedy decoding on a 135M model loops on the same sentence without it.
+    repeat_penalty: float = 1.1
     # Remote calls give up after this long, so the app never hangs on a dead server.
     timeout_s: float = 60.0
     # Only rate limits and timeouts are retried; more retries just delay the error.
@@ -66,7 +68,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_ONLY = {CONFIG_FILE_ENV}
 _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
          "max_retries": (0, 10), "history_turns": (0, 50)}
-_FLOATS = {"temperature": (0.0, 2.0), "timeout_s": (0.1, 3600.0)}
+_FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0)}
 _PATHS = {"data_dir", "qdrant_path"}
 
 

@@ -72,7 +72,8 @@ class LocalRuntime(CustomLLM):
         self.specs: dict[str, LocalModelSpec] = {}
         self._loaded: dict[str, _Loaded] = {}
         self._load_lock = threading.Lock()
-        self.n_ctx, self.threads = 4096, 2
+        # Process-wide, set from the settings by each Gateway: one llama.cpp runtime per process.
+        self.n_ctx, self.threads, self.repeat_penalty = 4096, 2, 1.1
 
     def register(self, name: str, gguf: Path | str, lora: Path | str | None = None) -> None:
         spec = LocalModelSpec(Path(gguf), Path(lora) if lora else None)
@@ -120,7 +121,8 @@ class LocalRuntime(CustomLLM):
         loaded = self.load(model)
         with loaded.lock:
             self._check_context(loaded, model, messages, optional_params)
-            out = loaded.llama.create_chat_completion(messages=messages, **_sampling(optional_params))
+            out = loaded.llama.create_chat_completion(messages=messages,
+                                                      **self.sampling(optional_params))
         model_response.choices[0].message.content = out["choices"][0]["message"]["content"] or ""
         model_response.choices[0].finish_reason = out["choices"][0]["finish_reason"] or "stop"
         model_response.model = f"{LOCAL_PROVIDER}/{model}"
@@ -135,7 +137,7 @@ class LocalRuntime(CustomLLM):
         with loaded.lock:
             prompt_tokens = self._check_context(loaded, model, messages, optional_params)
             chunks = loaded.llama.create_chat_completion(messages=messages, stream=True,
-                                                          **_sampling(optional_params))
+                                                          **self.sampling(optional_params))
             text, finish = [], "stop"
             for chunk in chunks:
                 choice = chunk["choices"][0]
@@ -162,6 +164,12 @@ class LocalRuntime(CustomLLM):
         finally:
             chunks.close()
 
+    def sampling(self, params: dict) -> dict:
+        """llama.cpp sampling arguments from litellm's optional_params (benchmarks reuse this)."""
+        keys = ("max_tokens", "temperature", "top_p", "stop", "seed")
+        return {"repeat_penalty": self.repeat_penalty,
+                **{k: params[k] for k in keys if params.get(k) is not None}}
+
     def _check_context(self, loaded: _Loaded, model: str, messages: list,
                        optional_params: dict) -> int:
         """Count the prompt's tokens; refuse before generating if it cannot fit with the answer."""
@@ -174,11 +182,6 @@ class LocalRuntime(CustomLLM):
                 message=f"prompt of {count} tokens leaves no room for the answer in the "
                         f"{llama.n_ctx()}-token context", model=model, llm_provider=LOCAL_PROVIDER)
         return count
-
-
-def _sampling(params: dict) -> dict:
-    keys = ("max_tokens", "temperature", "top_p", "stop", "seed")
-    return {k: params[k] for k in keys if params.get(k) is not None}
 
 
 def _chunk(text: str, finish: str = "", usage: dict | None = None) -> GenericStreamingChunk:
@@ -230,6 +233,7 @@ class Gateway:
         self.settings = settings
         self.model = model or settings.llm
         RUNTIME.n_ctx, RUNTIME.threads = settings.n_ctx, settings.threads
+        RUNTIME.repeat_penalty = settings.repeat_penalty
         for name, path in settings.local_models.items():
             RUNTIME.register(name, path)
         self.provider = check_model(self.model)

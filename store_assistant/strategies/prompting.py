@@ -20,8 +20,9 @@ VARIANTS = {
     "few-shot": "Store guidelines plus worked examples of tone and format.",
     "cot": "Store guidelines plus a think-then-answer instruction; the reasoning is kept out of the reply.",
 }
-_ANSWER_MARK = re.compile(r"^\W*answer\W*:\s*", re.IGNORECASE | re.MULTILINE)
-_REASONING_MARK = re.compile(r"^\W*reasoning\W*:\s*", re.IGNORECASE)
+# "Answer:", "**Answer:**", "## Answer:" at the start of a line; markdown emphasis around it is dropped.
+_ANSWER_MARK = re.compile(r"^[\s*_#>]*answer[\s*_]*:[\s*_]*", re.IGNORECASE | re.MULTILINE)
+_REASONING_MARK = re.compile(r"^[\s*_#>]*reasoning[\s*_]*:[\s*_]*", re.IGNORECASE)
 
 
 class PromptStrategy(Strategy):
