@@ -35,14 +35,16 @@ $(STAMP): pyproject.toml requirements.lock $(LLAMA_WHEEL) | $(BIN)/python
 
 data: $(DATA_STAMP)
 
-$(DATA_STAMP): $(STAMP)
-	mkdir -p data
+# Loads manuals/inventory.csv into data/inventory.db (skipped when the file is unchanged, so
+# managers' edits survive a restart) and indexes the manuals and policies (unchanged files skipped).
+$(DATA_STAMP): $(STAMP) manuals/inventory.csv $(shell find manuals -name '*.md')
+	$(BIN)/store-assistant ingest
 	touch $(DATA_STAMP)
 
 run: install data
 	$(BIN)/streamlit run app.py  # port 8501, headless, no usage stats: .streamlit/config.toml
 
-test: install data
+test: install
 	$(BIN)/pytest tests eval
 
 bench: install data

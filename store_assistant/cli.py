@@ -1,8 +1,10 @@
-"""`store-assistant`: ask questions, one or a batch, and list strategies from the shell.
+"""`store-assistant`: ask questions, one or a batch, list strategies, and look up or edit the
+inventory from the shell.
 
-Exit codes: 0 answered; 1 the model failed (the message says why); 2 bad input or settings, in
-which case nothing was written. A batch is validated whole before the first question is asked, and
-its output file appears only when complete (written to a temp file, then renamed).
+Exit codes: 0 done; 1 the model failed (the message says why); 2 bad input or settings (including
+an unknown SKU or a rejected inventory edit), in which case nothing was written. A batch is
+validated whole before the first question is asked, and its output file appears only when complete
+(written to a temp file, then renamed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from store_assistant.errors import ConfigError, DataError, ModelError, StoreAssistantError
+from store_assistant.errors import (ConfigError, DataError, InventoryError, ModelError,
+                                    StoreAssistantError)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -53,6 +56,41 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("strategies", help="list the registered strategies")
     listing.set_defaults(handler=_strategies)
+
+    ingest = commands.add_parser("ingest", help="index manuals and policies, load the inventory")
+    ingest.add_argument("--manuals", type=Path, help="folder of product manuals (markdown)")
+    ingest.add_argument("--policies", type=Path, help="folder of store policies (markdown)")
+    ingest.add_argument("--inventory", type=Path, help="inventory CSV file")
+    ingest.add_argument("--data-dir", default=None, help="where the index and database go")
+    ingest.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
+    ingest.set_defaults(handler=_ingest)
+
+    inventory = commands.add_parser("inventory", help="look up or edit prices, promotions, stock")
+    actions = inventory.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="one product: price, promotion, stock per store")
+    show.add_argument("sku")
+    show.add_argument("--json", action="store_true", help="print the product as one JSON object")
+    edit = actions.add_parser("set", help="change a product's price, stock or promotion")
+    edit.add_argument("sku")
+    edit.add_argument("--price", help="new regular price, e.g. 1299.99")
+    edit.add_argument("--stock", action="append", default=[], metavar="STORE=N",
+                      help="units in one store; repeat for several stores")
+    edit.add_argument("--promo", metavar="TEXT", help='promotion text, e.g. "Spring sale"')
+    edit.add_argument("--promo-price", help="the promotion's price (below the regular price)")
+    edit.add_argument("--from", dest="start", metavar="YYYY-MM-DD",
+                      help="first day of the promotion (default today)")
+    edit.add_argument("--until", metavar="YYYY-MM-DD", help="last day of the promotion")
+    edit.add_argument("--clear-promo", action="store_true", help="end the promotion now")
+    load = actions.add_parser("import", help="add or update products from a CSV file")
+    load.add_argument("file", type=Path)
+    load.add_argument("--force", action="store_true",
+                      help="re-apply a file even if it was the last one imported")
+    dump = actions.add_parser("export", help="write every product to a CSV file")
+    dump.add_argument("file", type=Path)
+    for action in (show, edit, load, dump):
+        action.add_argument("--data-dir", default=None,
+                            help="store data directory (default ./data)")
+        action.set_defaults(handler=_inventory)
     return parser
 
 
@@ -177,6 +215,29 @@ def _strategy(args: argparse.Namespace) -> Any:
     return build_strategy(name, Gateway(settings), settings)
 
 
+# --- ingest --------------------------------------------------------------------------------
+
+def _ingest(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.inventory import Inventory, inventory_path
+    from store_assistant.knowledge import ingest
+
+    settings = load_settings({"data_dir": args.data_dir, "manuals_dir": args.manuals,
+                              "policies_dir": args.policies, "inventory_csv": args.inventory})
+    csv_path = settings.inventory_csv
+    if not csv_path.is_file():
+        raise DataError(f"Inventory file {csv_path} does not exist. Pass --inventory FILE.csv.")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Validate and load the inventory first: it is one transaction, so a bad file changes nothing.
+    report = Inventory(inventory_path(settings)).import_csv(csv_path, actor="ingest",
+                                                            force=args.rebuild)
+    print(f"inventory: {report}", file=sys.stderr)
+    result = ingest(settings, [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")],
+                    rebuild=args.rebuild)
+    print(f"knowledge: {result}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --- strategies ------------------------------------------------------------------------------
 
 def _strategies(args: argparse.Namespace) -> int:
@@ -186,6 +247,132 @@ def _strategies(args: argparse.Namespace) -> int:
     for name in STRATEGIES:
         marker = " (default)" if name == DEFAULT_STRATEGY else ""
         print(f"{name:<{width}}  {describe(name)}{marker}")
+    return EXIT_OK
+
+
+# --- inventory -------------------------------------------------------------------------------
+
+def _inventory(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.inventory import Inventory, inventory_path
+
+    settings = load_settings({"data_dir": args.data_dir})
+    path = inventory_path(settings)
+    if args.action == "import" and not path.exists():
+        from store_assistant.inventory_csv import read_records, read_source
+
+        read_records(*read_source(args.file), known_stores=[])  # a bad file leaves no empty db
+    try:
+        # Only import may create the database; elsewhere a missing one gets set-up instructions.
+        inventory = Inventory(path, create=args.action == "import")
+        return {"show": _inventory_show, "set": _inventory_set, "import": _inventory_import,
+                "export": _inventory_export}[args.action](inventory, args)
+    except InventoryError as exc:  # an unknown SKU, a rejected edit, no database: all input
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _inventory_show(inventory: Any, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    product = inventory.lookup(args.sku)
+    if product is None:
+        raise InventoryError(f"No product with SKU {args.sku!r} in {inventory.path}. "
+                             f"Check the number on the label.")
+    today = date.today()
+    if args.json:
+        print(json.dumps(product.to_dict(today), ensure_ascii=False))
+    else:
+        print(_describe(product, today))
+    return EXIT_OK
+
+
+def _describe(product: Any, today: Any) -> str:
+    lines = [f"{product.sku}  {product.name}  "
+             f"({product.brand} {product.model}, {product.category})",
+             f"price: ${product.price:,.2f}"]
+    promotion = product.promotion
+    if promotion is not None:
+        status = promotion.status(today)
+        lines.append(f"promotion ({status}): ${promotion.price:,.2f} \"{promotion.text}\" "
+                     f"from {promotion.start} until {promotion.end}")
+        if status == "active":
+            lines[1] += f" (${promotion.price:,.2f} today)"
+    lines.append("stock: " + ", ".join(f"{store} {qty}" for store, qty in product.stock.items()))
+    lines.append(f"aisle: {product.aisle or '-'}")
+    return "\n".join(lines)
+
+
+def _inventory_set(inventory: Any, args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import date
+
+    from store_assistant.inventory import Promotion
+
+    stock = {}
+    for item in args.stock:
+        store, _, qty = item.partition("=")
+        if not store.strip() or not qty.strip().lstrip("-").isdigit():
+            raise DataError(f"--stock {item!r} should be STORE=N, e.g. --stock downtown=4.")
+        stock[store.strip()] = int(qty)
+    promotion: Any = None
+    if args.clear_promo:
+        if args.promo is not None or args.promo_price or args.until or args.start:
+            raise DataError("--clear-promo cannot go with --promo, --promo-price, --from or "
+                            "--until.")
+        promotion = "clear"
+    elif args.promo is not None:
+        if not args.promo_price or not args.until:
+            raise DataError('--promo needs --promo-price and --until, e.g. --promo "Spring sale" '
+                            "--promo-price 999 --until 2025-03-31.")
+        start = _date(args.start, "--from") if args.start else date.today()
+        end = _date(args.until, "--until")
+        if end < date.today():
+            raise DataError(f"--until {end} is in the past; a promotion must end today or later.")
+        promotion = Promotion(_price(args.promo_price, "--promo-price"), start, end, args.promo)
+    elif args.promo_price or args.until or args.start:
+        raise DataError("--promo-price, --from and --until go with --promo TEXT.")
+    price = _price(args.price, "--price") if args.price is not None else None
+    if price is None and not stock and promotion is None:
+        raise DataError("Nothing to change: give --price, --stock STORE=N, --promo or "
+                        "--clear-promo.")
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except OSError:  # no login name (some containers)
+        actor = "cli"
+    product = inventory.update(args.sku, price=price, stock=stock or None, promotion=promotion,
+                               actor=actor)
+    print(_describe(product, date.today()))
+    return EXIT_OK
+
+
+def _price(text: str, flag: str) -> float:
+    from store_assistant.inventory_csv import cents
+
+    try:
+        return cents(text.strip()) / 100
+    except ValueError as exc:
+        raise DataError(f"{flag}: {exc}.") from None
+
+
+def _date(text: str, flag: str) -> Any:
+    from store_assistant.inventory_csv import parse_date
+
+    try:
+        return parse_date(text.strip())
+    except ValueError as exc:
+        raise DataError(f"{flag}: {exc}.") from None
+
+
+def _inventory_import(inventory: Any, args: argparse.Namespace) -> int:
+    report = inventory.import_csv(args.file, actor="cli-import", force=args.force)
+    print(f"{args.file} -> {inventory.path}: {report}")
+    return EXIT_OK
+
+
+def _inventory_export(inventory: Any, args: argparse.Namespace) -> int:
+    count = inventory.export_csv(args.file)
+    print(f"wrote {count} product{'' if count == 1 else 's'} to {args.file}")
     return EXIT_OK
 
 

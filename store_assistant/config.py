@@ -22,6 +22,8 @@ ENV_PREFIX = "STORE_ASSISTANT_"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG"
 DEFAULT_CONFIG_FILE = "store_assistant.toml"
 DEFAULT_LLM = "local/smollm2-135m"
+# The store's own data ships in the repository, beside the package.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class Settings:
     api_base: str | None = None
     # Generated state (inventory database, vector index, logs) lives here, outside git.
     data_dir: Path = Path("data")
+    # The store's knowledge as shipped; `ingest --manuals/--policies/--inventory` brings your own.
+    manuals_dir: Path = PROJECT_DIR / "manuals" / "products"
+    policies_dir: Path = PROJECT_DIR / "manuals" / "policies"
+    inventory_csv: Path = PROJECT_DIR / "manuals" / "inventory.csv"
     # Qdrant local mode on disk; None means data_dir/qdrant.
     qdrant_path: Path | None = None
     # Setting a URL switches the same code path to a Qdrant server.
@@ -69,7 +75,7 @@ _ENV_ONLY = {CONFIG_FILE_ENV}
 _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
          "max_retries": (0, 10), "history_turns": (0, 50)}
 _FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0)}
-_PATHS = {"data_dir", "qdrant_path"}
+_PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv"}
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,

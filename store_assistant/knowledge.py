@@ -320,6 +320,8 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
     old = manifest["documents"]
     report = IngestReport()
     owns_client = client is None
+    if owns_client:
+        close_knowledge_bases()  # local mode: this process may hold the folder open for searching
     client = client or _open_client(settings)
     try:
         if rebuild and client.collection_exists(COLLECTION):
@@ -458,3 +460,24 @@ def fuse(rankings: list[list[Hit]]) -> list[Hit]:
             scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (RRF_K + rank)
             chunks[hit.chunk.id] = hit.chunk
     return [Hit(chunks[i], s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1])]
+
+
+_OPEN: dict[tuple, KnowledgeBase] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The process's one KnowledgeBase per index: Qdrant local mode allows a single client."""
+    key = (str(settings.data_dir.resolve()), str(settings.qdrant_location), settings.qdrant_url)
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = KnowledgeBase(settings)
+        return _OPEN[key]
+
+
+def close_knowledge_bases() -> None:
+    """Release every open index (before `ingest` writes to the same folder in this process)."""
+    with _OPEN_LOCK:
+        for kb in _OPEN.values():
+            kb.close()
+        _OPEN.clear()

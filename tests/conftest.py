@@ -33,3 +33,17 @@ def gateway(settings: Settings) -> Gateway:
     gateway = Gateway(settings)
     gateway.load()
     return gateway
+
+
+@pytest.fixture(scope="session")
+def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A data directory with the real manuals, policies and inventory ingested, once per session."""
+    from store_assistant.inventory import Inventory, inventory_path
+    from store_assistant.knowledge import ingest
+
+    data_dir = tmp_path_factory.mktemp("store-data")
+    settings = load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env={})
+    Inventory(inventory_path(settings)).import_csv(settings.inventory_csv)
+    ingest(settings, [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")],
+           progress=False)
+    return settings

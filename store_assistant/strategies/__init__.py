@@ -1,6 +1,6 @@
 """The strategy registry: a plain dict from name to factory, built-ins registered like extensions.
 
-    strategy = build_strategy("pe-few-shot", gateway, settings)
+    strategy = build_strategy("rag-hybrid", gateway, settings)
     answer = strategy.answer("Which laptops are under $800?")
 """
 
@@ -15,19 +15,24 @@ from store_assistant.errors import ConfigError
 from store_assistant.llm import Gateway
 from store_assistant.strategies.base import Answer, AnswerStream, Draft, Source, Strategy
 from store_assistant.strategies.prompting import VARIANTS, PromptStrategy
+from store_assistant.strategies.rag import MODES, RagStrategy
 
 StrategyFactory = Callable[[Gateway, Settings], Strategy]
 
 STRATEGIES: dict[str, StrategyFactory] = {
-    f"pe-{variant}": partial(PromptStrategy, variant=variant) for variant in VARIANTS
+    **{f"pe-{variant}": partial(PromptStrategy, variant=variant) for variant in VARIANTS},
+    **{f"rag-{mode}": partial(RagStrategy, mode=mode) for mode in MODES},
 }
-DEFAULT_STRATEGY = "pe-few-shot"
+DESCRIPTIONS: dict[str, str] = {
+    **{f"pe-{variant}": text for variant, text in VARIANTS.items()},
+    **{f"rag-{mode}": text for mode, text in MODES.items()},
+}
+# Grounded answers are the product; prompt-only variants are the baseline they are measured against.
+DEFAULT_STRATEGY = "rag-hybrid"
 
 
 def describe(name: str) -> str:
-    factory = STRATEGIES[name]
-    variant = getattr(factory, "keywords", {}).get("variant")
-    return VARIANTS.get(variant, "") if variant else (factory.__doc__ or "").strip().split("\n")[0]
+    return DESCRIPTIONS.get(name, "")
 
 
 def check_strategy(name: str) -> str:
@@ -44,5 +49,5 @@ def build_strategy(name: str, gateway: Gateway, settings: Settings) -> Strategy:
     return STRATEGIES[check_strategy(name)](gateway, settings)
 
 
-__all__ = ["Answer", "AnswerStream", "DEFAULT_STRATEGY", "Draft", "STRATEGIES", "Source",
-           "Strategy", "build_strategy", "check_strategy", "describe"]
+__all__ = ["Answer", "AnswerStream", "DEFAULT_STRATEGY", "DESCRIPTIONS", "Draft", "STRATEGIES",
+           "Source", "Strategy", "build_strategy", "check_strategy", "describe"]

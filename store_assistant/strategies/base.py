@@ -13,7 +13,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from store_assistant.config import Settings
 from store_assistant.llm import Completion, Gateway
@@ -51,10 +51,17 @@ class Answer:
 
 @dataclass
 class Draft:
-    """What a strategy wants sent to the model, and what it was built from."""
+    """What a strategy wants sent to the model, and what it was built from.
+
+    `reply` set means the data already answers (e.g. "we don't carry drones"): the model is not
+    called. `state` carries strategy-specific data from `_prepare` to `_finish` (e.g. the facts
+    the grounding guard checks against).
+    """
     messages: list[dict[str, str]]
     sources: list[Source] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    reply: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class Strategy(ABC):
@@ -82,6 +89,8 @@ class Strategy(ABC):
     def answer(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Answer:
         started = time.perf_counter()
         draft = self.draft(question, history)
+        if draft.reply is not None:
+            return self._complete(draft, _from_data(draft, self.gateway.model, started), started)
         return self._complete(draft, self.gateway.complete(draft.messages), started)
 
     def stream(self, question: str,
@@ -116,9 +125,21 @@ class AnswerStream:
 
     def __init__(self, strategy: Strategy, draft: Draft, started: float) -> None:
         self._strategy, self._draft, self._started = strategy, draft, started
-        self._stream = strategy.gateway.stream(draft.messages)
+        self._stream = None if draft.reply is not None else strategy.gateway.stream(draft.messages)
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._stream
-        self.answer = self._strategy._complete(self._draft, self._stream.completion, self._started)
+        if self._stream is None:
+            yield self._draft.reply
+            completion = _from_data(self._draft, self._strategy.gateway.model, self._started)
+        else:
+            yield from self._stream
+            completion = self._stream.completion
+        self.answer = self._strategy._complete(self._draft, completion, self._started)
+
+
+def _from_data(draft: Draft, model: str, started: float) -> Completion:
+    """A Completion for a reply built from data: no model call, no tokens, no cost."""
+    now = time.perf_counter()
+    return Completion(text=draft.reply or "", model=model, latency_ms=(now - started) * 1000,
+                      ttft_ms=0.0, usage={}, cost_usd=0.0, started=now)

@@ -1,0 +1,206 @@
+"""From a question to the store's facts, and from a generated answer back to the facts.
+
+`link_products()` finds the products a question is about (exact SKU or model number, alias, fuzzy
+name, retrieval as a fallback); `recommend()` answers "top 3 laptops under $800" from the live
+inventory; `guard()` checks every price, SKU, stock count, percentage and day count in a generated
+answer against the facts and context the model was given. The model phrases; the data decides: an
+unsupported figure is corrected when there is exactly one right value, otherwise the answer falls
+back to a sentence built from the data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from rapidfuzz import fuzz
+
+from store_assistant.inventory import Inventory, Product
+
+# Words that name a category in a question -> the inventory's category id.
+CATEGORY_WORDS = {
+    "laptop": "laptops", "laptops": "laptops", "notebook": "laptops", "macbook": "laptops",
+    "chromebook": "laptops", "tv": "tvs", "tvs": "tvs", "television": "tvs", "televisions": "tvs",
+    "headphone": "headphones", "headphones": "headphones", "earbuds": "headphones",
+    "earbud": "headphones", "headset": "headphones", "phone": "phones-tablets",
+    "phones": "phones-tablets", "smartphone": "phones-tablets", "tablet": "phones-tablets",
+    "tablets": "phones-tablets", "ipad": "phones-tablets", "camera": "cameras",
+    "cameras": "cameras", "lens": "cameras", "lenses": "cameras", "thermostat": "smart-home",
+    "doorbell": "smart-home", "smart home": "smart-home", "smart speaker": "smart-home",
+    "keyboard": "accessories", "mouse": "accessories", "charger": "accessories",
+    "cable": "accessories", "accessory": "accessories", "accessories": "accessories",
+}
+# Things a customer may ask for that Volt Electronics does not sell.
+NOT_CARRIED = ("printer", "drone", "refrigerator", "fridge", "e-bike", "ebike", "washing machine",
+               "dishwasher", "playstation", "ps5", "xbox", "nintendo switch", "game console",
+               "video game console")
+_SKU = re.compile(r"(?<![\d$.,])\b\d{6,8}\b(?![.,]\d)")  # 7-digit SKUs, not prices like 1,299.99
+_BUDGET = re.compile(r"(?:under|below|less than|up to|max(?:imum)?|<)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
+                     re.IGNORECASE)
+_STOPWORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "you",
+              "have", "what", "how", "much", "does", "stock", "price", "any", "at", "with", "my",
+              "i", "me", "can", "this", "that", "to", "are", "there", "which", "best", "good"}
+
+
+@dataclass(frozen=True)
+class Link:
+    product: Product
+    how: str  # "sku" | "model" | "alias" | "name" | "retrieval"
+    score: float
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:[-.][a-z0-9]+)*", text.lower())
+
+
+def link_products(question: str, inventory: Inventory, retrieved_skus: list[str] = (),
+                  limit: int = 3) -> list[Link]:
+    """The products a question names, best first.
+
+    'Is SKU 6505727 in stock?' -> [Link(<WH-1000XM5>, 'sku', 100)];
+    'how long does the xm5 battery last' -> [Link(<WH-1000XM5>, 'alias', 95)].
+    """
+    links: dict[str, Link] = {}
+
+    def add(product: Product, how: str, score: float) -> None:
+        if product.sku not in links or links[product.sku].score < score:
+            links[product.sku] = Link(product, how, score)
+
+    for sku in _SKU.findall(question):
+        if (product := inventory.lookup(sku)) is not None:
+            add(product, "sku", 100)
+    products = inventory.products()
+    squashed = _norm(question)
+    lowered = f" {' '.join(_words(question))} "
+    for product in products:
+        model = _norm(product.model or "")
+        if len(model) >= 4 and model in squashed:
+            add(product, "model", 98)
+        for alias in product.aliases:
+            if len(_norm(alias)) >= 3 and f" {' '.join(_words(alias))} " in lowered:
+                add(product, "alias", 95)
+    if not links:
+        content = " ".join(w for w in _words(question) if w not in _STOPWORDS)
+        if len(content) >= 4:
+            for product in products:
+                score = fuzz.token_set_ratio(content, _short_name(product).lower())
+                if score >= 85:
+                    add(product, "name", score)
+    if not links:
+        for rank, sku in enumerate(dict.fromkeys(s for s in retrieved_skus if s)):
+            if (product := inventory.lookup(sku)) is not None:
+                add(product, "retrieval", 50 - rank)
+    return sorted(links.values(), key=lambda link: -link.score)[:limit]
+
+
+def _short_name(product: Product) -> str:
+    """The name without its spec tail: 'Sony WH-1000XM5 Headphones - Black' -> 'Sony WH-1000XM5 Headphones'."""
+    head = product.name.split(" - ")[0].strip()
+    return head if len(head.split()) >= 2 else product.name
+
+
+def asked_category(question: str) -> str | None:
+    lowered = f" {' '.join(_words(question))} "
+    for words, category in sorted(CATEGORY_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if f" {words} " in lowered:
+            return category
+    return None
+
+
+def not_carried(question: str) -> str | None:
+    """The thing asked for, if it is something the store does not sell."""
+    lowered = question.lower()
+    for thing in NOT_CARRIED:
+        if re.search(rf"\b{re.escape(thing)}s?\b", lowered):
+            return thing
+    return None
+
+
+def budget(question: str) -> float | None:
+    match = _BUDGET.search(question)
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def is_choosing(question: str) -> bool:
+    lowered = question.lower()
+    return bool(re.search(r"\b(top \d|best|recommend|which .* should|options|suggest|under \$?\d)",
+                          lowered))
+
+
+def recommend(inventory: Inventory, category: str, max_price: float | None, today: date,
+              limit: int = 3) -> list[Product]:
+    """In-stock products of a category within budget, the most capable (priciest) first."""
+    candidates = [p for p in inventory.products(category=category)
+                  if sum(p.stock.values()) > 0
+                  and (max_price is None or p.effective_price(today) <= max_price)]
+    return sorted(candidates, key=lambda p: (-p.effective_price(today), p.sku))[:limit]
+
+
+# --- how facts are written, for the prompt and for data-built answers -------------------------
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def fact_line(product: Product, today: date) -> str:
+    """One product's live facts, as given to the model and shown to staff."""
+    promo = product.active_promotion(today)
+    price = (f"{money(promo.price)} ({promo.text}, until {promo.end.isoformat()}; regular "
+             f"{money(product.price)})" if promo else money(product.price))
+    stock = ", ".join(f"{store} {qty}" for store, qty in product.stock.items())
+    aisle = f"; aisle {product.aisle}" if product.aisle else ""
+    return f"{product.name} (SKU {product.sku}): price {price}; in stock: {stock}{aisle}."
+
+
+# --- the grounding guard ---------------------------------------------------------------------
+
+_PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
+_DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
+_STOCK = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+@dataclass
+class GuardResult:
+    text: str
+    flags: list[str] = field(default_factory=list)
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(n.replace(",", "")) for n in _NUMBER.findall(text) if n.replace(",", "")}
+
+
+def guard(answer: str, grounding: str, products: list[Product], today: date,
+          fallback: str) -> GuardResult:
+    """Check every figure in `answer` against `grounding` (facts + context + question).
+
+    '$1,299' and '1299.00' both match a price of 1299.0. A wrong price with exactly one product in
+    play is replaced by that product's price today; anything else unsupported (a SKU, a stock
+    count, a percentage or a day count the data does not contain) makes the answer `fallback`.
+    """
+    supported = _numbers(grounding)
+    flags: list[str] = []
+    text = answer
+    for match in list(_PRICE.finditer(answer)):
+        value = float(match.group(1).replace(",", ""))
+        if any(abs(value - s) < 0.005 for s in supported):
+            continue
+        if len(products) == 1:
+            right = money(products[0].effective_price(today))
+            text = text.replace(match.group(0), right, 1)
+            flags.append(f"guard_corrected_price:{match.group(0).strip()}->{right}")
+        else:
+            return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
+    checks = ((_SKU, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (_STOCK, "stock"))
+    for pattern, kind in checks:
+        for match in pattern.finditer(text):
+            value = float(match.group(1) if pattern.groups else match.group(0))
+            if value not in supported:
+                return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
+    return GuardResult(text, flags)

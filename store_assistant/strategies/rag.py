@@ -1,0 +1,132 @@
+"""Retrieval-augmented answers: manuals and policies from the index, live facts from the inventory.
+
+The prompt is the store guidelines, the products the question is about (linked by SKU, model,
+alias or name, and read from the inventory at question time, so an edit shows in the very next
+answer), and the best manual/policy sections within a small word budget (prompt length drives
+latency on a CPU). After generation the grounding guard checks every figure; products the store
+does not carry get a data-built reply without calling the model.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from store_assistant.config import Settings
+from store_assistant.errors import RetrievalError
+from store_assistant.facts import (asked_category, budget, fact_line, guard, is_choosing,
+                                   link_products, money, not_carried, recommend)
+from store_assistant.inventory import Inventory, inventory_path
+from store_assistant.knowledge import Hit, knowledge_base
+from store_assistant.llm import Gateway
+from store_assistant.strategies.base import Draft, Source, Strategy
+from store_assistant.strategies.prompting import STORE_NAME
+from store_assistant.templates import render
+
+MODES = {"dense": "Manuals by meaning (MiniLM embeddings in Qdrant) + live inventory.",
+         "bm25": "Manuals by keywords (BM25) + live inventory.",
+         "hybrid": "Manuals by meaning and keywords (reciprocal rank fusion) + live inventory."}
+# About 300 tokens of excerpts: at ~240 prompt tokens/s on 2 cores that is ~1.2 s before the first
+# word, so the excerpts are the main latency cost of RAG over prompt-only answers.
+CONTEXT_WORDS = 220
+
+
+class RagStrategy(Strategy):
+    def __init__(self, gateway: Gateway, settings: Settings, mode: str = "hybrid", k: int = 3,
+                 today: date | None = None) -> None:
+        super().__init__(gateway, settings)
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; known: {sorted(MODES)}")
+        self.mode, self.k, self.today = mode, k, today
+        self.name, self.description = f"rag-{mode}", MODES[mode]
+        path = inventory_path(settings)
+        if not path.exists():
+            raise RetrievalError(f"No inventory database at {path}. Run `make data` or "
+                                 f"`store-assistant ingest`.")
+        self.inventory = Inventory(path)
+        self.knowledge = knowledge_base(settings)
+        self._system = render("guidelines", store_name=STORE_NAME)
+
+    def _prepare(self, question: str, history: list[dict[str, str]]) -> Draft:
+        today = self.today or date.today()
+        earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
+        hits = self.knowledge.search(f"{earlier[-300:]} {question}".strip(), mode=self.mode,
+                                     k=self.k)
+        links = link_products(question, self.inventory, [h.chunk.sku for h in hits])
+        if not links and earlier:  # a follow-up ("and is it in stock downtown?")
+            links = link_products(earlier, self.inventory)
+        products = [link.product for link in links]
+        flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
+
+        category, limit = asked_category(question), budget(question)
+        if category and is_choosing(question) and not any(l.how != "retrieval" for l in links):
+            products = recommend(self.inventory, category, limit, today)
+            flags.append(f"recommended:{category}" + (f":<={limit:g}" if limit else ""))
+
+        thing = not_carried(question)
+        if thing and not any(link.how in ("sku", "model", "alias") for link in links):
+            return self._decline(thing, hits, today)
+
+        facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
+        context_hits = self._within_budget(hits)
+        context = "\n\n".join(f"[{h.chunk.title} > {h.chunk.heading}]\n{h.chunk.text}"
+                              for h in context_hits) or "(none found)"
+        system = self._system + "\n\n" + render("rag", today=today.isoformat(), facts=facts,
+                                                context=context)
+        messages = [{"role": "system", "content": system}, *history,
+                    {"role": "user", "content": question}]
+        sources = [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
+                          kind="inventory") for p in products]
+        sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
+                           text=h.chunk.text, kind=h.chunk.kind) for h in context_hits]
+        state = {"products": products, "today": today,
+                 "grounding": "\n".join([facts, context, question]),
+                 "fallback": self._data_answer(question, products, context_hits, today, limit,
+                                               category)}
+        return Draft(messages=messages, sources=sources, flags=flags, state=state)
+
+    def _finish(self, text: str, draft: Draft) -> tuple[str, str | None, list[str]]:
+        if draft.reply is not None:
+            return draft.reply, None, []
+        state = draft.state
+        result = guard(text.strip(), state["grounding"], state["products"], state["today"],
+                       state["fallback"])
+        if not text.strip():
+            return state["fallback"], None, ["guard_fallback:empty_answer"]
+        return result.text, None, result.flags
+
+    # --- data-built replies ---
+
+    def _decline(self, thing: str, hits: list[Hit], today: date) -> Draft:
+        alternatives = [p for p in (self.inventory.lookup(h.chunk.sku) for h in hits if h.chunk.sku)
+                        if p is not None][:3]
+        reply = f"Sorry, we don't carry {thing}s at {STORE_NAME}."
+        if alternatives:
+            reply += " The closest items we do carry: " + "; ".join(
+                f"{p.name} ({money(p.effective_price(today))})" for p in alternatives) + "."
+        sources = [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
+                          kind="inventory") for p in alternatives]
+        return Draft(messages=[], sources=sources, flags=[f"not_carried:{thing}"], reply=reply)
+
+    def _data_answer(self, question: str, products: list, hits: list[Hit], today: date,
+                     limit: float | None, category: str | None) -> str:
+        """The answer the data gives on its own, used when the model's answer fails the guard."""
+        if products and category and is_choosing(question):
+            within = f" under {money(limit)}" if limit else ""
+            lines = [f"{i}. {fact_line(p, today)}" for i, p in enumerate(products, 1)]
+            return f"Top {len(products)} {category} in stock{within}:\n" + "\n".join(lines)
+        if products:
+            return "From the inventory: " + " ".join(fact_line(p, today) for p in products)
+        if hits:
+            top = hits[0].chunk
+            return f"From {top.title} ({top.heading}): {top.text}"
+        return "I'm not sure, and I could not find it in the store's data. Please check with a manager."
+
+    def _within_budget(self, hits: list[Hit]) -> list[Hit]:
+        kept, words = [], 0
+        for hit in hits:
+            size = len(hit.chunk.text.split())
+            if kept and words + size > CONTEXT_WORDS:
+                break
+            kept.append(hit)
+            words += size
+        return kept

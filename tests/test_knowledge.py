@@ -1,0 +1,150 @@
+"""Ingestion and retrieval on a real Qdrant (local mode, on disk) with the packaged MiniLM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from store_assistant.cli import main
+from store_assistant.config import Settings, load_settings
+from store_assistant.errors import DataError, RetrievalError
+from store_assistant.knowledge import (MODES, KnowledgeBase, close_knowledge_bases, fuse, ingest,
+                                       knowledge_base, manifest_path, read_document)
+
+USER_MANUAL = """# Acme Toaster Pro 4
+
+A four-slot toaster.
+
+## Specifications
+- Power: 1500 W
+- Slots: 4, extra wide
+
+## Cleaning
+Empty the crumb tray weekly. Unplug before cleaning.
+"""
+
+
+@pytest.fixture
+def user_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "my-manuals"
+    folder.mkdir()
+    (folder / "acme-toaster.md").write_text(USER_MANUAL)
+    (folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.7 litres.\n")
+    return folder
+
+
+def user_settings(tmp_path: Path) -> Settings:
+    return load_settings({"data_dir": str(tmp_path / "data")}, env={})
+
+
+def test_markdown_is_split_by_heading_keeping_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "tv.md"
+    path.write_text("---\nsku: '1234567'\nproduct: Test TV\ncategory: tvs\n---\n# Test TV\nIntro.\n"
+                    "## Troubleshooting\n### No picture\nCheck the HDMI input.\n"
+                    "```\n# not a heading\n```\n")
+    chunks = read_document(path, tmp_path, "manual")
+    assert [(c.id, c.heading) for c in chunks] == [
+        ("manual:tv#overview", "Overview"),
+        ("manual:tv#troubleshooting-no-picture", "Troubleshooting > No picture")]
+    assert chunks[1].sku == "1234567" and chunks[1].product == "Test TV"
+    assert "# not a heading" in chunks[1].text
+
+
+def test_user_folder_without_front_matter_is_ingested(user_folder: Path, tmp_path: Path) -> None:
+    settings = user_settings(tmp_path)
+    report = ingest(settings, [(user_folder, "manual")], progress=False)
+    assert (report.added, report.chunks) == (2, 4)
+    kb = knowledge_base(settings)
+    assert kb.chunks["manual:acme-toaster#specifications"].product == "Acme Toaster Pro 4"
+    for mode in MODES:
+        top = kb.search("what power rating does the toaster have", mode=mode, k=2)
+        assert top[0].chunk.id == "manual:acme-toaster#specifications", mode
+
+
+def test_ingest_is_incremental(user_folder: Path, tmp_path: Path) -> None:
+    settings = user_settings(tmp_path)
+    ingest(settings, [(user_folder, "manual")], progress=False)
+    again = ingest(settings, [(user_folder, "manual")], progress=False)
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 2)
+
+    (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.2 litres.\n")
+    (user_folder / "acme-toaster.md").unlink()
+    changed = ingest(settings, [(user_folder, "manual")], progress=False)
+    assert (changed.added, changed.updated, changed.removed, changed.unchanged) == (0, 1, 1, 0)
+    kb = knowledge_base(settings)
+    hits = kb.search("toaster watts kettle capacity", mode="dense", k=5)
+    assert [h.chunk.id for h in hits] == ["manual:kettle#capacity"]
+    assert "1.2 litres" in hits[0].chunk.text
+
+
+@pytest.mark.parametrize("name, content, why", [
+    ("empty.md", b"", "is empty"),
+    ("binary.md", b"\x89PNG\x00\x00binary", "looks binary"),
+    ("latin1.md", "# Caf\xe9\n## Menu\nok".encode("latin-1"), "is not UTF-8"),
+    ("flat.md", b"Just text with no headings at all.", "has no markdown headings"),
+])
+def test_bad_files_are_named_and_change_nothing(user_folder: Path, tmp_path: Path, name: str,
+                                                content: bytes, why: str) -> None:
+    settings = user_settings(tmp_path)
+    ingest(settings, [(user_folder, "manual")], progress=False)
+    before = manifest_path(settings).read_bytes()
+    (user_folder / name).write_bytes(content)
+    (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nChanged.\n")
+    with pytest.raises(DataError, match=f"{name} {why}"):
+        ingest(settings, [(user_folder, "manual")], progress=False)
+    assert manifest_path(settings).read_bytes() == before
+    assert "1.7 litres" in knowledge_base(settings).search("kettle capacity", k=1)[0].chunk.text
+
+
+def test_folder_locked_by_another_process_is_a_clear_error(user_folder: Path, tmp_path: Path) -> None:
+    settings = user_settings(tmp_path)
+    ingest(settings, [(user_folder, "manual")], progress=False)
+    close_knowledge_bases()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from qdrant_client import QdrantClient
+        client = QdrantClient(path={str(settings.qdrant_location)!r})
+        print("holding", flush=True)
+        time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(RetrievalError, match="in use by another process"):
+            KnowledgeBase(settings)
+        before = manifest_path(settings).read_bytes()
+        with pytest.raises(RetrievalError, match="in use by another process"):
+            ingest(settings, [(user_folder, "manual")], rebuild=True, progress=False)
+        assert manifest_path(settings).read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_empty_index_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(RetrievalError, match="store-assistant ingest"):
+        KnowledgeBase(user_settings(tmp_path))
+
+
+def test_rrf_rewards_agreement() -> None:
+    from store_assistant.knowledge import Chunk, Hit
+
+    a, b, c = (Chunk(id=x, doc_id=x, kind="manual", title=x, heading="h", text="t") for x in "abc")
+    fused = fuse([[Hit(a, 9), Hit(b, 8)], [Hit(c, 0.9), Hit(b, 0.8)]])
+    assert [h.chunk.id for h in fused][0] == "b"
+    assert fused[0].score == pytest.approx(2 / 62)
+
+
+def test_ask_answers_from_a_user_data_dir(user_folder: Path, tmp_path: Path, capsys) -> None:
+    data_dir = tmp_path / "their-store"
+    assert main(["ingest", "--manuals", str(user_folder), "--data-dir", str(data_dir)]) == 0
+    capsys.readouterr()
+    assert main(["ask", "What power rating does the Acme toaster have?", "--data-dir", str(data_dir),
+                 "--strategy", "rag-bm25", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["strategy"] == "rag-bm25"
+    assert "manual:acme-toaster#specifications" in [s["id"] for s in record["sources"]]
