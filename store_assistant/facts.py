@@ -180,16 +180,18 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
           fallback: str) -> GuardResult:
     """Check every figure in `answer` against `grounding` (facts + context + question).
 
-    '$1,299' and '1299.00' both match a price of 1299.0. A wrong price with exactly one product in
+    A price must match a price ($) in the grounding: '$1,299' and '$1299.00' both match '$1,299.00';
+    '$1.00' does not match a stock count of 1. A wrong price with exactly one product in
     play is replaced by that product's price today; anything else unsupported (a SKU, a stock
     count, a percentage or a day count the data does not contain) makes the answer `fallback`.
     """
     supported = _numbers(grounding)
+    prices = {float(p.replace(",", "")) for p in _PRICE.findall(grounding)}
     flags: list[str] = []
     text = answer
     for match in list(_PRICE.finditer(answer)):
         value = float(match.group(1).replace(",", ""))
-        if any(abs(value - s) < 0.005 for s in supported):
+        if any(abs(value - p) < 0.005 for p in prices):
             continue
         if len(products) == 1:
             right = money(products[0].effective_price(today))

@@ -28,7 +28,8 @@ def ask(at: AppTest, question: str) -> AppTest:
 def test_two_turn_conversation(app: AppTest) -> None:
     at = app.run()
     assert not at.exception
-    assert at.selectbox[0].value == "pe-few-shot"
+    assert at.selectbox[0].value == "rag-hybrid"
+    at.selectbox[0].set_value("pe-few-shot").run()
 
     ask(at, "Hi, is the Sony WH-1000XM5 good for travel?")
     ask(at, "and is it in stock downtown?")
@@ -69,6 +70,7 @@ def test_model_failure_is_a_message_not_a_traceback(app: AppTest, monkeypatch) -
     monkeypatch.setenv("STORE_ASSISTANT_API_BASE", "http://127.0.0.1:9")
     monkeypatch.setenv("STORE_ASSISTANT_MAX_RETRIES", "0")
     at = app.run()
+    at.selectbox[0].set_value("pe-zero-shot").run()
     ask(at, "Do you sell webcams?")
     assert not at.exception
     assert "Could not reach the server for ollama/llama3.2" in at.error[0].value
@@ -80,3 +82,39 @@ def test_bad_settings_are_shown_on_the_page(app: AppTest, monkeypatch) -> None:
     at = app.run()
     assert not at.exception
     assert "STORE_ASSISTANT_THREADS" in at.error[0].value
+
+
+def test_rag_answer_shows_fact_card_and_sources(app: AppTest, monkeypatch, store_settings) -> None:
+    from store_assistant.inventory import Inventory, inventory_path
+
+    product = next(p for p in Inventory(inventory_path(store_settings)).products() if p.manual)
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
+    at = app.run()
+    ask(at, f"Is SKU {product.sku} in stock, and what is in the box?")
+    assert not at.exception
+    meta = at.session_state["turns"][-1]["meta"]
+    assert meta["strategy"] == "rag-hybrid"
+    bubble = at.chat_message[1]
+    card = bubble.markdown[1].value  # the fact card follows the answer text
+    assert product.name.split(" ")[0] in card and product.sku in card
+    stock_labels = [metric.label for metric in bubble.metric]
+    assert stock_labels == [f"Stock {store}" for store in product.stock]
+    assert [metric.value for metric in bubble.metric] == [str(q) for q in product.stock.values()]
+    assert bubble.expander[0].label.startswith("Sources (")
+
+
+def test_inventory_page_lists_products(app: AppTest, monkeypatch, store_settings) -> None:
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
+    at = app.run()
+    at.switch_page("store_assistant/pages/inventory.py")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Inventory"
+    assert len(at.dataframe[0].value) >= 150
+
+
+def test_missing_store_data_says_how_to_prepare_it(app: AppTest) -> None:
+    at = app.run()  # rag-hybrid, the default, with no data directory prepared
+    ask(at, "Is the MacBook in stock?")
+    assert not at.exception
+    assert "Run `make data`" in at.error[0].value

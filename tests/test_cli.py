@@ -32,11 +32,26 @@ def test_ask_json(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_ask_streams_text_with_a_footer(capsys: pytest.CaptureFixture) -> None:
-    assert main(["ask", "What is HDMI 2.1 for?"]) == 0
+    assert main(["ask", "What is HDMI 2.1 for?", "--strategy", "pe-few-shot"]) == 0
     out = capsys.readouterr().out
     body, footer = out.rsplit("\n-- ", 1)
     assert len(body.split()) >= 3
     assert footer.startswith("pe-few-shot | local/smollm2-135m | ")
+
+
+def test_rag_answer_has_inventory_and_manual_sources(store_settings, capsys) -> None:
+    assert main(["ask", "What is the return window for opened items?", "--json",
+                 "--data-dir", str(store_settings.data_dir)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["strategy"] == "rag-hybrid"
+    kinds = {source["kind"] for source in record["sources"]}
+    assert "policy" in kinds
+    assert any(s["id"].startswith("policy:returns#") for s in record["sources"])
+
+
+def test_no_data_yet_says_how_to_prepare_it(tmp_path: Path, capsys) -> None:
+    assert main(["ask", "hi", "--data-dir", str(tmp_path / "empty")]) == 1
+    assert "make data" in capsys.readouterr().err
 
 
 def test_batch_writes_one_record_per_question(tmp_path: Path, capsys) -> None:
@@ -58,8 +73,9 @@ def test_batch_writes_one_record_per_question(tmp_path: Path, capsys) -> None:
 def test_strategies_lists_the_registry(capsys: pytest.CaptureFixture) -> None:
     assert main(["strategies"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["pe-zero-shot", "pe-few-shot", "pe-cot"]
-    assert "(default)" in lines[1]
+    assert [line.split()[0] for line in lines] == ["pe-zero-shot", "pe-few-shot", "pe-cot",
+                                                   "rag-dense", "rag-bm25", "rag-hybrid"]
+    assert "(default)" in lines[5]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -106,14 +122,14 @@ def test_model_failure_in_a_batch_is_recorded_not_hidden(tmp_path: Path, monkeyp
     questions.write_text('{"id": 1, "question": "hi"}\n')
     out = tmp_path / "a.jsonl"
     assert main(["ask", "--batch", str(questions), "--out", str(out),
-                 "--model", "ollama/llama3.2"]) == 1
+                 "--model", "ollama/llama3.2", "--strategy", "pe-zero-shot"]) == 1
     record = json.loads(out.read_text())
     assert record["answer"] is None and "Could not reach" in record["error"]
     assert "(1 failed)" in capsys.readouterr().err
 
 
 def test_console_script_runs_offline(tmp_path: Path) -> None:
-    """The installed command answers with every non-loopback connection refused."""
+    """The installed command ingests and answers (RAG) with every non-loopback connection refused."""
     guard = tmp_path / "sitecustomize.py"
     attempts = tmp_path / "network-attempts.log"
     guard.write_text(
@@ -135,9 +151,14 @@ def test_console_script_runs_offline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORE_ASSISTANT_")}
     env.update(PYTHONPATH=str(tmp_path), STORE_ASSISTANT_MAX_TOKENS="16",
                NETWORK_ATTEMPTS=str(attempts))
-    script = Path(sys.executable).with_name("store-assistant")
-    result = subprocess.run([str(script), "ask", "Do you sell webcams?", "--json"], env=env,
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["model"] == "local/smollm2-135m"
+    script = str(Path(sys.executable).with_name("store-assistant"))
+    data = str(tmp_path / "data")
+    for command in ([script, "ingest", "--data-dir", data],
+                    [script, "ask", "Is the MacBook Pro 13 in stock?", "--json", "--data-dir", data]):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                                cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["model"] == "local/smollm2-135m" and record["strategy"] == "rag-hybrid"
+    assert record["sources"]
     assert not attempts.exists(), attempts.read_text()

@@ -1,0 +1,97 @@
+"""Managers' inventory page: search, edit price/stock/promotion, CSV import/export, audit log.
+
+Every edit is validated by `Inventory.update()` and carries the version the manager saw, so two
+managers editing one SKU cannot overwrite each other silently; an import with a bad row applies
+nothing and lists every bad row.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from store_assistant.errors import StoreAssistantError
+from store_assistant.inventory import Inventory, Promotion, inventory_path
+from store_assistant.ui import cached_settings, escape, open_inventory
+
+
+def inventory_page() -> None:
+    st.title("Inventory")
+    store = open_inventory()
+    if store is None:
+        st.error(f"No inventory database at {inventory_path(cached_settings())}. Run `make data` "
+                 f"or `store-assistant ingest`.")
+        return
+    today = date.today()
+    query = st.text_input("Search by SKU, name, brand or model", key="inventory_query")
+    products = store.search(query, limit=200) if query.strip() else store.products()
+    table = pd.DataFrame([{
+        "SKU": p.sku, "Name": p.name, "Category": p.category,
+        "Price": p.price, "Price today": p.effective_price(today),
+        "Promotion": p.promotion.text if p.promotion else "",
+        "Promotion status": p.promotion.status(today) if p.promotion else "",
+        **{f"Stock {name}": qty for name, qty in p.stock.items()}, "Aisle": p.aisle,
+    } for p in products])
+    st.caption(f"{len(products)} products")
+    st.dataframe(table, hide_index=True, use_container_width=True)
+
+    skus = [p.sku for p in products]
+    if skus:
+        sku = st.selectbox("Edit product", skus, format_func=lambda s: f"{s} · "
+                           + next(p.name for p in products if p.sku == s), key="edit_sku")
+        edit_form(store, store.lookup(sku))
+
+    st.subheader("Import and export")
+    upload = st.file_uploader("Import a CSV (same columns as the export)", type=["csv"])
+    if upload is not None and st.button("Apply import", key="apply_import"):
+        try:
+            report = store.import_csv(upload.getvalue().decode("utf-8", errors="replace"),
+                                      actor="manager", force=True)
+            st.success(f"Imported: {report}")
+        except StoreAssistantError as exc:
+            st.error(f"Nothing was imported.\n\n{exc}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "inventory.csv"
+        store.export_csv(path)
+        st.download_button("Export CSV", path.read_bytes(), file_name="inventory.csv",
+                           mime="text/csv")
+
+    st.subheader("Audit log")
+    st.dataframe(pd.DataFrame(store.audit(limit=50)), hide_index=True, use_container_width=True)
+
+
+def edit_form(store: Inventory, product) -> None:
+    if product is None:
+        return
+    with st.form(f"edit-{product.sku}"):
+        st.markdown(f"**{escape(product.name)}** (version {product.version})")
+        price = st.number_input("Regular price ($)", min_value=0.01, value=float(product.price),
+                                step=1.0, format="%.2f")
+        columns = st.columns(len(product.stock) or 1)
+        stock = {name: column.number_input(f"Stock {name}", min_value=0, value=int(qty), step=1)
+                 for column, (name, qty) in zip(columns, product.stock.items())}
+        promo = product.promotion
+        promo_text = st.text_input("Promotion text", value=promo.text if promo else "")
+        promo_price = st.number_input("Promotion price ($, 0 = none)", min_value=0.0,
+                                      value=float(promo.price) if promo else 0.0, format="%.2f")
+        start = st.date_input("Promotion start", value=promo.start if promo else date.today())
+        end = st.date_input("Promotion end", value=promo.end if promo else date.today())
+        if not st.form_submit_button("Save"):
+            return
+    new_promo = (Promotion(price=promo_price, start=start, end=end, text=promo_text.strip())
+                 if promo_price > 0 else "clear")
+    try:
+        store.update(product.sku, price=price, stock=stock, promotion=new_promo,
+                     expected_version=product.version, actor="manager")
+        st.success(f"Saved {product.sku}.")
+    except StoreAssistantError as exc:
+        st.error(str(exc))
+
+
+
+
+inventory_page()

@@ -1,0 +1,112 @@
+"""Shared pieces of the Streamlit pages: cached resources and how an answer is drawn.
+
+Resources are cached per process (`st.cache_resource`) so the model, the knowledge index and the
+settings load once however many reruns and sessions there are. Anything shown from store data goes
+through `escape()`, so a manual or inventory text can never render as a link, image or HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from store_assistant.config import Settings, load_settings
+from store_assistant.facts import money
+from store_assistant.inventory import Inventory, inventory_path
+from store_assistant.llm import Gateway
+from store_assistant.strategies import Strategy, build_strategy
+
+
+@st.cache_resource(show_spinner=False)
+def cached_settings() -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Loading the model (first start only)...")
+def cached_gateway(model: str) -> Gateway:
+    gateway = Gateway(cached_settings(), model)
+    gateway.load()
+    return gateway
+
+
+@st.cache_resource(show_spinner="Opening the store's knowledge (first start only)...")
+def cached_strategy(name: str, model: str) -> Strategy:
+    return build_strategy(name, cached_gateway(model), cached_settings())
+
+
+def open_inventory() -> Inventory | None:
+    path = inventory_path(cached_settings())
+    return Inventory(path) if path.exists() else None
+
+
+def caption(meta: dict) -> str:
+    parts = [meta["strategy"], meta["model"], f"{meta['latency_ms'] / 1000:.1f} s"]
+    if meta.get("ttft_ms") is not None:
+        parts.append(f"first words {meta['ttft_ms'] / 1000:.1f} s")
+    if meta.get("usage"):
+        parts.append(f"{meta['usage'].get('total_tokens', 0)} tokens")
+    parts += [flag for flag in meta.get("flags", []) if not flag.startswith("linked:")]
+    return " · ".join(parts)
+
+
+def escape(text: str) -> str:
+    """Markdown-inert text: source text must never render as links, images or HTML."""
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
+
+
+def fact_card(sku: str) -> None:
+    """Live facts for one product: read now, so an edit shows up without re-asking."""
+    store = open_inventory()
+    product = store.lookup(sku) if store else None
+    if product is None:
+        return
+    today = date.today()
+    promo = product.active_promotion(today)
+    with st.container(border=True):
+        st.markdown(f"**{escape(product.name)}**  \nSKU `{product.sku}`"
+                    + (f" · aisle {escape(product.aisle)}" if product.aisle else ""))
+        price = money(product.effective_price(today))
+        if promo:
+            st.markdown(f"**{price}** ~~{money(product.price)}~~ · {escape(promo.text)} "
+                        f"(until {promo.end.isoformat()})")
+        else:
+            st.markdown(f"**{price}**")
+        columns = st.columns(len(product.stock) or 1)
+        for column, (name, qty) in zip(columns, product.stock.items()):
+            column.metric(f"Stock {name}", qty)
+
+
+def show_body(turn: dict) -> None:
+    """One turn's content, inside its chat bubble."""
+    if turn.get("error"):
+        st.error(turn["content"], icon=":material/error:")
+        return
+    st.markdown(turn["content"])
+    meta = turn.get("meta")
+    if not meta:
+        return
+    st.caption(caption(meta))
+    for source in meta.get("sources", []):
+        if source["kind"] == "inventory":
+            fact_card(source["id"])
+    documents = [s for s in meta.get("sources", []) if s["kind"] != "inventory"]
+    if documents:
+        with st.expander(f"Sources ({len(documents)})"):
+            for source in documents:
+                st.markdown(f"**{escape(source['title'])}** › {escape(source['heading'])} "
+                            f"· `{source['id']}`")
+                st.text(source["text"])
+    if meta.get("reasoning"):
+        with st.expander("Reasoning (hidden from the reply)"):
+            st.text(meta["reasoning"])
+
+
+def model_history(turns: list[dict]) -> list[dict[str, str]]:
+    """Earlier turns for the model: answered pairs only, failed attempts left out."""
+    history = []
+    for question, reply in zip(turns[::2], turns[1::2]):
+        if not reply.get("error"):
+            history += [{"role": "user", "content": question["content"]},
+                        {"role": "assistant", "content": reply["content"]}]
+    return history
