@@ -33,6 +33,10 @@ def chat_page() -> None:
             turns.clear()
             st.rerun()
 
+    try:  # load the model and the index now, while staff type, not after they press Enter
+        cached_strategy(strategy_name, settings.llm)
+    except StoreAssistantError as exc:
+        st.error(str(exc), icon=":material/error:")
     st.title("Ask the store assistant")
     st.caption("Prices, stock, specs, compatibility, promotions, returns and warranty.")
     for turn in turns:

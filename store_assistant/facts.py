@@ -121,6 +121,13 @@ def not_carried(question: str) -> str | None:
     return None
 
 
+def is_follow_up(question: str) -> bool:
+    """'and is it in stock downtown?' refers back to an earlier product; 'Can I return a camera?' does not."""
+    lowered = question.lower().strip()
+    return bool(re.match(r"(and|also|what about|how about)\b", lowered)
+                or re.search(r"\b(it|its|it's|that one|this one|they|them|those|these)\b", lowered))
+
+
 def budget(question: str) -> float | None:
     match = _BUDGET.search(question)
     return float(match.group(1).replace(",", "")) if match else None
@@ -199,6 +206,8 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             flags.append(f"guard_corrected_price:{match.group(0).strip()}->{right}")
         else:
             return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
+    for claim in _false_claims(text, products, today):
+        return GuardResult(fallback, [f"guard_fallback:{claim}"])
     checks = ((_SKU, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (_STOCK, "stock"))
     for pattern, kind in checks:
         for match in pattern.finditer(text):
@@ -206,3 +215,28 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             if value not in supported:
                 return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
     return GuardResult(text, flags)
+
+
+_NEGATION = re.compile(r"\b(not|no|n't|out of|isn't|aren't|sold out|unavailable)\b", re.IGNORECASE)
+
+
+def _false_claims(text: str, products: list[Product], today: date) -> list[str]:
+    """Stock and promotion claims in words that contradict the data, sentence by sentence.
+
+    With Sony XM5 at 0 downtown, 'It is in stock downtown.' is a false claim; so is 'it is not on
+    sale' while a promotion is active. Only checked with one product in play, where 'it' is clear.
+    """
+    if len(products) != 1:
+        return []
+    product, claims = products[0], []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        lowered = sentence.lower()
+        negated = bool(_NEGATION.search(lowered))
+        if re.search(r"\b(in stock|available|have it|has it|carry it)\b", lowered):
+            for store, qty in product.stock.items():
+                if re.search(rf"\b{re.escape(store)}\b", lowered) and (qty > 0) == negated:
+                    claims.append(f"false_stock_claim:{store}")
+        if re.search(r"\b(on sale|promotion|discount|deal)\b", lowered):
+            if negated and product.active_promotion(today):
+                claims.append("false_promotion_claim")
+    return claims

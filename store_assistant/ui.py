@@ -103,10 +103,14 @@ def show_body(turn: dict) -> None:
 
 
 def model_history(turns: list[dict]) -> list[dict[str, str]]:
-    """Earlier turns for the model: answered pairs only, failed attempts left out."""
+    """Earlier turns for the model: answered pairs only.
+
+    A failed answer, or a question whose answer was cut short by a new question (Streamlit reruns
+    the page on every input), is left out, so the model never sees a question without its reply.
+    """
     history = []
-    for question, reply in zip(turns[::2], turns[1::2]):
-        if not reply.get("error"):
+    for question, reply in zip(turns, turns[1:]):
+        if question["role"] == "user" and reply["role"] == "assistant" and not reply.get("error"):
             history += [{"role": "user", "content": question["content"]},
                         {"role": "assistant", "content": reply["content"]}]
     return history

@@ -123,3 +123,28 @@ def test_each_mode_answers_on_the_real_model(mode: str, store_settings: Settings
     for price in re.findall(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)", answer.text):
         assert float(price.replace(",", "")) in {float(x.replace(",", "")) for x in
                                                  re.findall(r"\d[\d,]*(?:\.\d+)?", grounding)}
+
+
+def test_false_stock_and_promotion_claims_fall_back_to_data(store_settings: Settings,
+                                                            inventory: Inventory) -> None:
+    product = next(p for p in inventory.products()
+                   if p.active_promotion(TODAY) and 0 in p.stock.values() and p.aliases)
+    empty = next(store for store, qty in product.stock.items() if qty == 0)
+    for claim in (f"Yes, it is in stock {empty} today.", "Sorry, it is not on sale right now."):
+        answer = rag(store_settings, ScriptedGateway(claim)).answer(
+            f"Is the {product.aliases[0]} in stock {empty} and on sale?")
+        assert answer.text.startswith("From the inventory:"), claim
+        assert answer.flags[-1].startswith("guard_fallback:false_"), answer.flags
+
+
+def test_follow_ups_reuse_the_product_but_new_topics_do_not(store_settings: Settings,
+                                                            inventory: Inventory) -> None:
+    product = with_manual(inventory)
+    history = [{"role": "user", "content": f"Tell me about the {product.aliases[0]}"},
+               {"role": "assistant", "content": "It is a fine product."}]
+    strategy = rag(store_settings, ScriptedGateway())
+    follow_up = strategy.draft("and is it in stock downtown?", history)
+    assert follow_up.sources[0].id == product.sku
+    new_topic = strategy.draft("Can I return an opened camera?", history)
+    assert all(source.kind != "inventory" for source in new_topic.sources)
+    assert new_topic.sources[0].id.startswith("policy:returns#")

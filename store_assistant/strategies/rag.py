@@ -14,6 +14,7 @@ from datetime import date
 from store_assistant.config import Settings
 from store_assistant.errors import RetrievalError
 from store_assistant.facts import (asked_category, budget, fact_line, guard, is_choosing,
+                                   is_follow_up,
                                    link_products, money, not_carried, recommend)
 from store_assistant.inventory import Inventory, inventory_path
 from store_assistant.knowledge import Hit, knowledge_base
@@ -49,11 +50,15 @@ class RagStrategy(Strategy):
     def _prepare(self, question: str, history: list[dict[str, str]]) -> Draft:
         today = self.today or date.today()
         earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
-        hits = self.knowledge.search(f"{earlier[-300:]} {question}".strip(), mode=self.mode,
-                                     k=self.k)
-        links = link_products(question, self.inventory, [h.chunk.sku for h in hits])
-        if not links and earlier:  # a follow-up ("and is it in stock downtown?")
-            links = link_products(earlier, self.inventory)
+        follow_up = bool(earlier) and is_follow_up(question)
+        query = f"{earlier[-300:]} {question}" if follow_up else question
+        hits = self.knowledge.search(query, mode=self.mode, k=self.k)
+        # Products found only through retrieval count when the best excerpt is a product manual;
+        # for "Can I return an opened camera?" the returns policy wins and no product is guessed.
+        by_retrieval = [h.chunk.sku for h in hits] if hits and hits[0].chunk.kind == "manual" else []
+        links = link_products(question, self.inventory, by_retrieval)
+        if follow_up and all(link.how == "retrieval" for link in links):
+            links = link_products(earlier, self.inventory) or links  # "and is it in stock downtown?"
         products = [link.product for link in links]
         flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
 
