@@ -101,12 +101,12 @@ def test_top_three_under_a_budget_come_from_stock(store_settings: Settings,
     picks = recommend(inventory, "laptops", 800, TODAY)
     assert len(picks) == 3
     assert all(p.effective_price(TODAY) <= 800 and sum(p.stock.values()) > 0 for p in picks)
-    fake = ScriptedGateway("Here are three laptops: one costs $1.00.")
-    answer = rag(store_settings, fake).answer("What are the top 3 laptops under $800?")
-    assert "recommended:laptops:<=800" in answer.flags
+    answer = rag(store_settings, ScriptedGateway()).answer("What are the top 3 laptops under $800?")
+    assert "recommended:laptops:<=800" in answer.flags and answer.usage == {}  # no model call
     assert answer.text.startswith("Top 3 laptops in stock under $800.00:")
     for product in picks:
-        assert product.sku in answer.text
+        assert fact_line(product, TODAY) in answer.text  # with any active promotion
+    assert [s.id for s in answer.sources] == [p.sku for p in picks]
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])

@@ -64,8 +64,12 @@ class RagStrategy(Strategy):
 
         category, limit = asked_category(question), budget(question)
         if category and is_choosing(question) and not any(l.how != "retrieval" for l in links):
-            products = recommend(self.inventory, category, limit, today)
-            flags.append(f"recommended:{category}" + (f":<={limit:g}" if limit else ""))
+            # "Top 3 laptops under $800" is a query on the inventory: the data answers it whole.
+            # A 135M model asked to describe the picks invents specs the guard cannot check.
+            picks = recommend(self.inventory, category, limit, today)
+            flag = f"recommended:{category}" + (f":<={limit:g}" if limit else "")
+            return Draft(messages=[], sources=self._product_sources(picks, today), flags=[flag],
+                         reply=self._data_answer(question, picks, [], today, limit, category))
 
         thing = not_carried(question)
         if thing and not any(link.how in ("sku", "model", "alias") for link in links):
@@ -75,12 +79,10 @@ class RagStrategy(Strategy):
         context_hits = self._within_budget(hits)
         context = "\n\n".join(f"[{h.chunk.title} > {h.chunk.heading}]\n{h.chunk.text}"
                               for h in context_hits) or "(none found)"
-        system = self._system + "\n\n" + render("rag", today=today.isoformat(), facts=facts,
-                                                context=context)
+        system = self._system + "\n\n" + render("rag", facts=facts, context=context)
         messages = [{"role": "system", "content": system}, *history,
                     {"role": "user", "content": question}]
-        sources = [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
-                          kind="inventory") for p in products]
+        sources = self._product_sources(products, today)
         sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
                            text=h.chunk.text, kind=h.chunk.kind) for h in context_hits]
         state = {"products": products, "today": today,
@@ -108,15 +110,21 @@ class RagStrategy(Strategy):
         if alternatives:
             reply += " The closest items we do carry: " + "; ".join(
                 f"{p.name} ({money(p.effective_price(today))})" for p in alternatives) + "."
-        sources = [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
-                          kind="inventory") for p in alternatives]
-        return Draft(messages=[], sources=sources, flags=[f"not_carried:{thing}"], reply=reply)
+        return Draft(messages=[], sources=self._product_sources(alternatives, today),
+                     flags=[f"not_carried:{thing}"], reply=reply)
+
+    @staticmethod
+    def _product_sources(products: list, today: date) -> list[Source]:
+        return [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
+                       kind="inventory") for p in products]
 
     def _data_answer(self, question: str, products: list, hits: list[Hit], today: date,
                      limit: float | None, category: str | None) -> str:
         """The answer the data gives on its own, used when the model's answer fails the guard."""
-        if products and category and is_choosing(question):
+        if category and is_choosing(question):
             within = f" under {money(limit)}" if limit else ""
+            if not products:
+                return f"We have no {category} in stock{within} right now."
             lines = [f"{i}. {fact_line(p, today)}" for i, p in enumerate(products, 1)]
             return f"Top {len(products)} {category} in stock{within}:\n" + "\n".join(lines)
         if products:
