@@ -135,3 +135,13 @@ def test_priced_remote_model_reports_cost_from_litellm_prices(settings: Settings
 def test_local_runtime_reloads_only_when_configuration_changes(gateway: Gateway) -> None:
     first = RUNTIME.load("smollm2-135m")
     assert RUNTIME.load("smollm2-135m") is first
+
+
+def test_timeouts_are_retried_then_explained(settings: Settings, monkeypatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    gateway = Gateway(settings.replace(max_retries=1), "openai/gpt-4o-mini")
+    slow = litellm.Timeout("took too long", model="gpt-4o-mini", llm_provider="openai")
+    with pytest.raises(ModelError, match="did not answer in time.*STORE_ASSISTANT_TIMEOUT_S"):
+        gateway.complete(QUESTION, mock_response=slow)
+    assert waits == [0.5]

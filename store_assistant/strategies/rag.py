@@ -104,8 +104,10 @@ class RagStrategy(Strategy):
     # --- data-built replies ---
 
     def _decline(self, thing: str, hits: list[Hit], today: date) -> Draft:
-        alternatives = [p for p in (self.inventory.lookup(h.chunk.sku) for h in hits if h.chunk.sku)
-                        if p is not None][:3]
+        # The closest products we do carry: the best-matching manuals, one per product.
+        nearest = self.knowledge.search(f"{thing} alternatives", mode=self.mode, k=6, kind="manual")
+        skus = dict.fromkeys(h.chunk.sku for h in [*hits, *nearest] if h.chunk.sku)
+        alternatives = [p for p in map(self.inventory.lookup, skus) if p is not None][:3]
         reply = f"Sorry, we don't carry {thing}s at {STORE_NAME}."
         if alternatives:
             reply += " The closest items we do carry: " + "; ".join(
