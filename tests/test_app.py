@@ -118,3 +118,24 @@ def test_missing_store_data_says_how_to_prepare_it(app: AppTest) -> None:
     ask(at, "Is the MacBook in stock?")
     assert not at.exception
     assert "Run `make data`" in at.error[0].value
+
+
+def test_inventory_edit_form_saves_with_audit(app: AppTest, monkeypatch, store_settings) -> None:
+    from store_assistant.inventory import Inventory, inventory_path
+
+    inventory = Inventory(inventory_path(store_settings))
+    product = inventory.products()[0]
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
+    at = app.run()
+    at.switch_page("store_assistant/pages/inventory.py")
+    at.run()
+    try:
+        at.number_input[0].set_value(product.price + 5)
+        next(b for b in at.button if b.label == "Save").click()
+        at.run()
+        assert not at.exception
+        assert at.success[0].value == f"Saved {product.sku}."
+        assert inventory.lookup(product.sku).price == pytest.approx(product.price + 5)
+        assert inventory.audit(limit=1, sku=product.sku)[0]["actor"] == "manager"
+    finally:
+        inventory.update(product.sku, price=product.price, actor="test")
