@@ -247,10 +247,7 @@ class Gateway:
     def complete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
         started = time.perf_counter()
         response = self._with_retries(lambda: litellm.completion(**self._kwargs(messages, params)))
-        latency = (time.perf_counter() - started) * 1000
-        text = response.choices[0].message.content or ""
-        usage = _usage(getattr(response, "usage", None))
-        return Completion(text, self.model, latency, None, usage, self._cost(usage), started)
+        return self._measured(response, started)
 
     def stream(self, messages: list[dict[str, str]], **params: Any) -> "TextStream":
         started = time.perf_counter()
@@ -262,10 +259,7 @@ class Gateway:
         started = time.perf_counter()
         response = await self._awith_retries(
             lambda: litellm.acompletion(**self._kwargs(messages, params)))
-        latency = (time.perf_counter() - started) * 1000
-        usage = _usage(getattr(response, "usage", None))
-        return Completion(response.choices[0].message.content or "", self.model, latency, None,
-                          usage, self._cost(usage), started)
+        return self._measured(response, started)
 
     async def astream(self, messages: list[dict[str, str]], **params: Any) -> "AsyncTextStream":
         started = time.perf_counter()
@@ -274,6 +268,13 @@ class Gateway:
         return AsyncTextStream(self, chunks, started)
 
     # --- internals ---
+
+    def _measured(self, response: Any, started: float) -> Completion:
+        """A whole (non-streamed) reply as a Completion: no first-token time to measure."""
+        latency = (time.perf_counter() - started) * 1000
+        usage = _usage(getattr(response, "usage", None))
+        return Completion(response.choices[0].message.content or "", self.model, latency, None,
+                          usage, self._cost(usage), started)
 
     def _kwargs(self, messages: list, params: dict, stream: bool = False) -> dict:
         kwargs = {"model": self.model, "messages": messages,

@@ -36,8 +36,15 @@ def cached_strategy(name: str, model: str) -> Strategy:
 
 
 def open_inventory() -> Inventory | None:
+    """The live inventory, or None before `make data`. Every fact card calls this, so the
+    (connection-per-operation) Inventory object is made once per database, not per card."""
     path = inventory_path(cached_settings())
-    return Inventory(path) if path.exists() else None
+    return _inventory_at(str(path)) if path.exists() else None
+
+
+@st.cache_resource(show_spinner=False)
+def _inventory_at(path: str) -> Inventory:
+    return Inventory(path)
 
 
 def caption(meta: dict) -> str:
