@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from functools import partial
 from typing import Callable
 
@@ -17,7 +18,7 @@ from store_assistant.strategies.base import Answer, AnswerStream, Draft, Source,
 from store_assistant.strategies.prompting import VARIANTS, PromptStrategy
 from store_assistant.strategies.rag import MODES, RagStrategy
 
-StrategyFactory = Callable[[Gateway, Settings], Strategy]
+StrategyFactory = Callable[..., Strategy]  # (gateway, settings, today=None) -> Strategy
 
 STRATEGIES: dict[str, StrategyFactory] = {
     **{f"pe-{variant}": partial(PromptStrategy, variant=variant) for variant in VARIANTS},
@@ -45,8 +46,10 @@ def check_strategy(name: str) -> str:
     return name
 
 
-def build_strategy(name: str, gateway: Gateway, settings: Settings) -> Strategy:
-    return STRATEGIES[check_strategy(name)](gateway, settings)
+def build_strategy(name: str, gateway: Gateway, settings: Settings,
+                   today: date | None = None) -> Strategy:
+    """`today` pins the date prices and promotions are read at (the evaluation's as-of date)."""
+    return STRATEGIES[check_strategy(name)](gateway, settings, today=today)
 
 
 __all__ = ["Answer", "AnswerStream", "DEFAULT_STRATEGY", "DESCRIPTIONS", "Draft", "STRATEGIES",

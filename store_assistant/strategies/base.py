@@ -13,6 +13,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Iterator, Mapping, Sequence
 
 from store_assistant.config import Settings
@@ -44,6 +45,7 @@ class Answer:
     cost_usd: float = 0.0
     flags: list[str] = field(default_factory=list)
     reasoning: str | None = None  # chain-of-thought text kept out of `text`
+    retrieved: list[str] = field(default_factory=list)  # ranked ids the retriever returned (hit@k)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,15 +64,17 @@ class Draft:
     flags: list[str] = field(default_factory=list)
     reply: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    retrieved: list[str] = field(default_factory=list)
 
 
 class Strategy(ABC):
     name: str = "strategy"
     description: str = ""
 
-    def __init__(self, gateway: Gateway, settings: Settings) -> None:
+    def __init__(self, gateway: Gateway, settings: Settings, today: date | None = None) -> None:
         self.gateway = gateway
         self.settings = settings
+        self.today = today  # None: the real date; the evaluation pins the date its facts hold on
 
     @abstractmethod
     def _prepare(self, question: str, history: list[dict[str, str]]) -> Draft:
@@ -109,7 +113,7 @@ class Strategy(ABC):
                         ttft_ms=None if completion.ttft_ms is None else completion.ttft_ms + prep_ms,
                         usage=dict(completion.usage),
                         cost_usd=completion.cost_usd, flags=[*draft.flags, *flags],
-                        reasoning=reasoning)
+                        reasoning=reasoning, retrieved=list(draft.retrieved))
         log.info(json.dumps({"event": "answer", "strategy": answer.strategy, "model": answer.model,
                              "latency_ms": round(answer.latency_ms, 1), "ttft_ms": answer.ttft_ms,
                              "usage": answer.usage, "flags": answer.flags}))

@@ -8,6 +8,7 @@ data change that the evaluation harness can compare against the committed baseli
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from store_assistant.config import Settings
 from store_assistant.llm import Gateway
@@ -26,8 +27,9 @@ _REASONING_MARK = re.compile(r"^[\s*_#>]*reasoning[\s*_]*:[\s*_]*", re.IGNORECAS
 
 
 class PromptStrategy(Strategy):
-    def __init__(self, gateway: Gateway, settings: Settings, variant: str = "zero-shot") -> None:
-        super().__init__(gateway, settings)
+    def __init__(self, gateway: Gateway, settings: Settings, variant: str = "zero-shot",
+                 today: date | None = None) -> None:
+        super().__init__(gateway, settings, today)
         if variant not in VARIANTS:
             raise ValueError(f"unknown prompt variant {variant!r}; known: {sorted(VARIANTS)}")
         self.variant = variant

@@ -29,15 +29,16 @@ MODES = {"dense": "Manuals by meaning (MiniLM embeddings in Qdrant) + live inven
 # About 300 tokens of excerpts: at ~240 prompt tokens/s on 2 cores that is ~1.2 s before the first
 # word, so the excerpts are the main latency cost of RAG over prompt-only answers.
 CONTEXT_WORDS = 220
+RANKED = 5
 
 
 class RagStrategy(Strategy):
     def __init__(self, gateway: Gateway, settings: Settings, mode: str = "hybrid", k: int = 3,
                  today: date | None = None) -> None:
-        super().__init__(gateway, settings)
+        super().__init__(gateway, settings, today)
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; known: {sorted(MODES)}")
-        self.mode, self.k, self.today = mode, k, today
+        self.mode, self.k = mode, k
         self.name, self.description = f"rag-{mode}", MODES[mode]
         path = inventory_path(settings)
         if not path.exists():
@@ -52,7 +53,9 @@ class RagStrategy(Strategy):
         earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
         follow_up = bool(earlier) and is_follow_up(question)
         query = f"{earlier[-300:]} {question}" if follow_up else question
-        hits = self.knowledge.search(query, mode=self.mode, k=self.k)
+        # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
+        ranked = self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED))
+        hits = ranked[:self.k]
         # Products found only through retrieval count when the best excerpt is a product manual;
         # for "Can I return an opened camera?" the returns policy wins and no product is guessed.
         by_retrieval = [h.chunk.sku for h in hits] if hits and hits[0].chunk.kind == "manual" else []
@@ -61,6 +64,7 @@ class RagStrategy(Strategy):
             links = link_products(earlier, self.inventory) or links  # "and is it in stock downtown?"
         products = [link.product for link in links]
         flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
+        retrieved = [p.sku for p in products] + [h.chunk.id for h in ranked]
 
         category, limit = asked_category(question), budget(question)
         if category and is_choosing(question) and not any(l.how != "retrieval" for l in links):
@@ -69,11 +73,14 @@ class RagStrategy(Strategy):
             picks = recommend(self.inventory, category, limit, today)
             flag = f"recommended:{category}" + (f":<={limit:g}" if limit else "")
             return Draft(messages=[], sources=self._product_sources(picks, today), flags=[flag],
-                         reply=self._data_answer(question, picks, [], today, limit, category))
+                         reply=self._data_answer(question, picks, [], today, limit, category),
+                         retrieved=[p.sku for p in picks])
 
         thing = not_carried(question)
         if thing and not any(link.how in ("sku", "model", "alias") for link in links):
-            return self._decline(thing, hits, today)
+            draft = self._decline(thing, hits, today)
+            draft.retrieved = retrieved
+            return draft
 
         facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
         context_hits = self._within_budget(hits)
@@ -89,7 +96,8 @@ class RagStrategy(Strategy):
                  "grounding": "\n".join([facts, context, question]),
                  "fallback": self._data_answer(question, products, context_hits, today, limit,
                                                category)}
-        return Draft(messages=messages, sources=sources, flags=flags, state=state)
+        return Draft(messages=messages, sources=sources, flags=flags, state=state,
+                     retrieved=retrieved)
 
     def _finish(self, text: str, draft: Draft) -> tuple[str, str | None, list[str]]:
         if draft.reply is not None:

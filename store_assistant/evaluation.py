@@ -1,0 +1,425 @@
+"""Run golden cases through strategy arms, score every answer, and keep the results.
+
+    store-assistant eval --arms pe-zero-shot,rag-hybrid --split heldout
+
+Each answer is cached under (arm config hash, model, case, data version, repeat), so a re-run
+after an interruption picks up where it stopped and an unchanged arm costs nothing; a change to a
+prompt, to strategy code, to a setting or to the data changes the key and is answered afresh.
+A run is written to `eval/runs/<run-id>/` only when complete (a temp folder, then a rename):
+answers with every metric's value and reason, the results the scorecard reads, and the scorecard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from store_assistant.config import PROJECT_DIR, Settings
+from store_assistant.errors import ConfigError, DataError, StoreAssistantError
+from store_assistant.golden import AS_OF, CASES_DIR, GoldenCase, load_cases, select
+from store_assistant.inventory import Inventory, Promotion, inventory_path
+from store_assistant.metrics import (CONSISTENCY_VERSION, METRICS, Reply, Score, World,
+                                     consistency, fact_present, score_reply)
+
+RUNS_DIR = PROJECT_DIR / "eval" / "runs"
+BASELINES_DIR = PROJECT_DIR / "eval" / "baselines"
+ALL_ARMS = ("pe-zero-shot", "pe-few-shot", "pe-cot", "rag-dense", "rag-bm25", "rag-hybrid")
+# The ladder's first rung and the product default: what the CI gate runs and compares.
+GATE_ARMS = ("pe-zero-shot", "rag-hybrid")
+REFERENCE_ARM = "pe-zero-shot"
+# Files whose content decides what an arm answers; any change re-answers that arm's cases.
+_CODE = ("strategies/base.py", "strategies/prompting.py", "strategies/rag.py", "facts.py",
+         "templates.py", "knowledge.py", "llm.py")
+
+
+def parse_arms(text: str | Iterable[str]) -> list[str]:
+    """'rag-hybrid,pe-cot' -> the arms, or a ConfigError listing the valid ones."""
+    from store_assistant.strategies import STRATEGIES, check_strategy
+
+    names = [a.strip() for a in (text.split(",") if isinstance(text, str) else text) if a.strip()]
+    if not names:
+        raise ConfigError(f"No arms given. Valid arms: {', '.join(STRATEGIES)}.")
+    for name in names:
+        check_strategy(name)
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class EvalConfig:
+    arms: list[str] = field(default_factory=lambda: list(GATE_ARMS))
+    split: str | None = None
+    categories: list[str] | None = None
+    tags: list[str] | None = None
+    repeats: int = 1
+    model: str | None = None
+    judge: str | None = None
+    cases_dir: Path = CASES_DIR
+    runs_dir: Path = RUNS_DIR
+    freshness: bool = False
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ConfigError(f"--repeats must be at least 1, got {self.repeats}.")
+        if self.split not in (None, "dev", "heldout"):
+            raise ConfigError(f"--split must be dev or heldout, got {self.split!r}.")
+
+
+# --- the answer cache -----------------------------------------------------------------------
+
+class AnswerCache:
+    """Answers on disk, one row per key; written as each answer arrives, so a run resumes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._db() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, reply TEXT)")
+
+    def _db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def get(self, key: str) -> dict | None:
+        with self._db() as db:
+            row = db.execute("SELECT reply FROM answers WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, reply: Reply) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?)",
+                       (key, json.dumps(reply.to_dict())))
+
+
+def _sha(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def arm_hash(arm: str, settings: Settings) -> str:
+    """What decides an arm's answers: its name, prompts, code and generation settings."""
+    package = Path(__file__).parent
+    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted((package / "prompts").iterdir())
+             if p.is_file()}
+    texts.update({name: (package / name).read_text(encoding="utf-8") for name in _CODE})
+    knobs = {k: getattr(settings, k) for k in ("max_tokens", "temperature", "repeat_penalty",
+                                               "n_ctx", "history_turns")}
+    return _sha(arm, texts, knobs, settings.local_models)
+
+
+def data_version(settings: Settings) -> str:
+    """The inventory's content hash plus the indexed documents' hashes."""
+    from store_assistant.knowledge import read_manifest
+
+    docs = {k: v["sha"] for k, v in read_manifest(settings)["documents"].items()}
+    return _sha(Inventory(inventory_path(settings)).data_version(), docs)
+
+
+def case_key(case: GoldenCase) -> str:
+    return _sha(case.question, case.history)
+
+
+# --- running --------------------------------------------------------------------------------
+
+def world_for(settings: Settings) -> World:
+    from store_assistant.knowledge import read_folder
+
+    chunks: dict[str, str] = {}
+    for folder, kind in ((settings.manuals_dir, "manual"), (settings.policies_dir, "policy")):
+        for _, (_, doc_chunks) in read_folder(folder, kind).items():
+            chunks.update({c.id: c.text for c in doc_chunks})
+    return World(Inventory(inventory_path(settings)), AS_OF, chunks)
+
+
+def answer_cases(settings: Settings, arms: list[str], cases: list[GoldenCase], repeats: int,
+                 cache: AnswerCache, model: str | None = None,
+                 progress: Callable[[str, bool], None] | None = None) -> list[Reply]:
+    """Every (arm, case, repeat), from the cache when the key matches, else from the arm."""
+    from store_assistant.llm import Gateway
+    from store_assistant.strategies import build_strategy
+
+    if not inventory_path(settings).exists():
+        raise DataError(f"No store data in {settings.data_dir}. Run `make data` or "
+                        f"`store-assistant ingest` first.")
+    gateway = Gateway(settings, model)
+    version = data_version(settings)
+    replies = []
+    for arm in arms:
+        strategy = build_strategy(arm, gateway, settings, today=AS_OF)
+        config = arm_hash(arm, settings)
+        for case in cases:
+            for repeat in range(repeats):
+                key = _sha(config, gateway.model, case_key(case), version, repeat)
+                cached = cache.get(key)
+                if cached is not None:
+                    replies.append(Reply(**cached))
+                else:
+                    reply = _ask(strategy, arm, case, repeat, gateway.model)
+                    if reply.error is None:  # failures are retried on the next run
+                        cache.put(key, reply)
+                    replies.append(reply)
+                if progress:
+                    progress(arm, cached is not None)
+    return replies
+
+
+def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply:
+    started = time.perf_counter()
+    try:
+        stream = strategy.stream(case.question, list(case.history))
+        for _ in stream:
+            pass
+        answer = stream.answer
+    except StoreAssistantError as exc:
+        return Reply(case.id, arm, repeat, "", model, latency_ms=(time.perf_counter() - started) * 1000,
+                     error=f"{type(exc).__name__}: {exc}")
+    return Reply(case.id, arm, repeat, answer.text, answer.model,
+                 sources=[s.id for s in answer.sources], retrieved=list(answer.retrieved),
+                 latency_ms=answer.latency_ms, ttft_ms=answer.ttft_ms, usage=dict(answer.usage),
+                 cost_usd=answer.cost_usd, flags=list(answer.flags))
+
+
+def score_all(cases: list[GoldenCase], replies: list[Reply],
+              world: World) -> list[tuple[Reply, dict[str, Score]]]:
+    """Per-answer metrics, then consistency across each paraphrase/persona group."""
+    by_id = {c.id: c for c in cases}
+    scored = [(r, score_reply(by_id[r.case_id], r, world)) for r in replies]
+    groups: dict[tuple, list[tuple[GoldenCase, Reply, dict]]] = {}
+    for reply, scores in scored:
+        case = by_id[reply.case_id]
+        if case.group:
+            groups.setdefault((reply.arm, case.group, reply.repeat), []).append((case, reply, scores))
+    for members in groups.values():
+        verdicts = consistency([(c, r) for c, r, _ in members], world)
+        for case, _, scores in members:
+            scores["consistency"] = verdicts[case.id]
+    for reply, scores in scored:
+        scores.setdefault("consistency", Score(None, "not in a paraphrase or persona group"))
+    return scored
+
+
+def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[GoldenCase],
+                 meta: dict) -> dict:
+    """The JSON the scorecard reads: per arm, per case, each metric averaged over repeats."""
+    by_id = {c.id: c for c in cases}
+    arms = list(dict.fromkeys(r.arm for r, _ in scored))
+    sums: dict[str, dict[str, dict[str, list]]] = {a: {} for a in arms}
+    failures: dict[str, dict[str, int]] = {a: {} for a in arms}
+    perf: dict[str, dict[str, list]] = {a: {"latency_ms": [], "ttft_ms": [], "tokens": [],
+                                            "cost_usd": []} for a in arms}
+    for reply, scores in scored:
+        per_case = sums[reply.arm].setdefault(reply.case_id, {})
+        for name, score in scores.items():
+            per_case.setdefault(name, [])
+            if score.value is not None:
+                per_case[name].append(float(score.value))
+            if score.failed:
+                failures[reply.arm][name] = failures[reply.arm].get(name, 0) + 1
+        if reply.error is None:
+            perf[reply.arm]["latency_ms"].append(reply.latency_ms)
+            perf[reply.arm]["ttft_ms"].append(reply.ttft_ms)
+            perf[reply.arm]["tokens"].append(reply.usage.get("completion_tokens", 0))
+            perf[reply.arm]["cost_usd"].append(reply.cost_usd)
+    values = {arm: {cid: {m: (sum(v) / len(v) if v else None) for m, v in ms.items()}
+                    for cid, ms in per_case.items()} for arm, per_case in sums.items()}
+    return {
+        "run": meta,
+        "arms": arms,
+        "metrics": {**{n: {"version": m.version, "label": m.label,
+                           "higher_is_better": m.higher_is_better} for n, m in METRICS.items()},
+                    "consistency": {"version": CONSISTENCY_VERSION, "label": "Consistency",
+                                    "higher_is_better": True}},
+        "cases": {c.id: {"category": c.category, "split": c.split, "group": c.group,
+                         "question": c.question} for c in cases if c.id in by_id},
+        "scores": values,
+        "failures": failures,
+        "perf": perf,
+    }
+
+
+def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> Path:
+    """Answer, score and write one run; returns its folder."""
+    from tqdm import tqdm
+
+    cases = select(load_cases(config.cases_dir), split=config.split,
+                   categories=config.categories, tags=config.tags)
+    if not cases:
+        raise DataError("No golden cases match the given --split/--category/--tag.")
+    arms = parse_arms(config.arms)
+    if config.judge:
+        raise ConfigError("--judge is not supported yet; the lexical metrics are the signal.")
+    cache = AnswerCache(config.runs_dir / "cache.sqlite")
+    started = datetime.now(timezone.utc)
+    total = len(arms) * len(cases) * config.repeats
+    with tqdm(total=total, desc="answering", unit="answer", disable=not progress) as bar:
+        hits = {"cached": 0}
+
+        def tick(arm: str, cached: bool) -> None:
+            hits["cached"] += cached
+            bar.set_postfix(arm=arm, cached=hits["cached"])
+            bar.update()
+
+        replies = answer_cases(settings, arms, cases, config.repeats, cache, config.model, tick)
+    world = world_for(settings)
+    scored = score_all(cases, replies, world)
+    meta = {"id": _run_id(started, arms, cases), "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "arms": arms, "model": config.model or settings.llm, "split": config.split,
+            "categories": config.categories, "tags": config.tags, "repeats": config.repeats,
+            "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
+            "arm_hashes": {a: arm_hash(a, settings) for a in arms},
+            "cached_answers": hits["cached"], "answers": len(replies)}
+    results = results_from(scored, cases, meta)
+    if config.freshness:
+        results["freshness"] = freshness(settings, arms, cases, cache, config.model, progress)
+    return write_run(config.runs_dir, results, scored)
+
+
+def _run_id(started: datetime, arms: list[str], cases: list[GoldenCase]) -> str:
+    return f"{started:%Y%m%d-%H%M%S}-{_sha(arms, [c.id for c in cases])[:6]}"
+
+
+def write_run(runs_dir: Path, results: dict, scored: list[tuple[Reply, dict[str, Score]]]) -> Path:
+    """Write the run folder whole or not at all."""
+    from store_assistant.scorecard import load_baseline, write_scorecard
+
+    final = runs_dir / results["run"]["id"]
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".run-", dir=runs_dir))
+    try:
+        lines = [json.dumps({**reply.to_dict(), "scores": {k: v.to_dict() for k, v in scores.items()}},
+                            ensure_ascii=False) for reply, scores in scored]
+        (scratch / "answers.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (scratch / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+        write_scorecard(results, load_baseline(None, results), scratch)
+        scratch.rename(final)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return final
+
+
+def update_baseline(results: dict, name: str, folder: Path = BASELINES_DIR) -> Path:
+    """Commit a run's results as the named baseline: only ever on an explicit request."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    slim = {k: v for k, v in results.items() if k != "freshness"}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(slim, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+# --- freshness: do answers follow an inventory change? ---------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "price" | "stock-out" | "promotion"
+    sku: str
+    case: GoldenCase
+    old: float
+    new: float
+    store: str | None = None
+
+
+def plan_changes(cases: list[GoldenCase], world: World) -> list[Change]:
+    """One price change, one stock-out and one new promotion, on products the cases ask about."""
+    changes: list[Change] = []
+    used: set[str] = set()
+
+    def first(kind: str, want: Callable[[GoldenCase], Any]) -> None:
+        for case in cases:
+            found = want(case)
+            if found and found[0].sku not in used:
+                product, old, new, store = found
+                changes.append(Change(kind, product.sku, case, old, new, store))
+                used.add(product.sku)
+                return
+
+    def product_of(case: GoldenCase):
+        skus = [s for s in case.sources if s.isdigit()]
+        return world.inventory.lookup(skus[0]) if len(skus) == 1 else None
+
+    def price_case(case):
+        p = product_of(case)
+        if case.category == "price" and p and not p.active_promotion(AS_OF):
+            return p, p.price, round(p.price * 0.8) - 0.01, None
+
+    def stock_case(case):
+        p = product_of(case)
+        facts = [f for f in case.facts if f.type == "stock" and f.value]
+        if case.category == "stock" and p and facts:
+            return p, float(facts[0].value), 0.0, facts[0].store
+
+    def promo_case(case):
+        p = product_of(case)
+        if case.category == "promotion" and p and not p.active_promotion(AS_OF):
+            return p, p.price, p.price - 50, None
+
+    first("price", price_case)
+    first("stock-out", stock_case)
+    first("promotion", promo_case)
+    return changes
+
+
+def _apply(inventory: Inventory, change: Change) -> None:
+    if change.kind == "price":
+        inventory.update(change.sku, price=change.new, actor="freshness")
+    elif change.kind == "stock-out":
+        inventory.update(change.sku, stock={change.store: 0}, actor="freshness")
+    else:
+        inventory.update(change.sku, actor="freshness", promotion=Promotion(
+            price=change.new, start=AS_OF - timedelta(days=1), end=AS_OF + timedelta(days=30),
+            text="Flash sale: save $50"))
+
+
+def _states(change: Change, text: str) -> str:
+    from store_assistant.golden import Fact
+
+    if change.kind == "stock-out":
+        new = Fact("stock", 0, store=change.store)
+        old = Fact("stock", int(change.old), store=change.store)
+    else:
+        new, old = Fact("price", change.new), Fact("price", change.old)
+    if fact_present(new, text):
+        return "follows"
+    return "stale" if fact_present(old, text) else "neither"
+
+
+def freshness(settings: Settings, arms: list[str], cases: list[GoldenCase], cache: AnswerCache,
+              model: str | None, progress: bool = True) -> dict:
+    """Apply the changes to a scratch copy of the data, re-ask the affected cases, compare."""
+    world = world_for(settings)
+    changes = plan_changes(cases, world)
+    if not changes:
+        raise DataError("The selected cases have no price, stock or promotion case to change; "
+                        "run --freshness without --category/--tag filters.")
+    with tempfile.TemporaryDirectory(prefix="freshness-") as scratch:
+        copy = Path(scratch) / "data"
+        shutil.copytree(settings.data_dir, copy, ignore=shutil.ignore_patterns(".lock"))
+        scratch_settings = settings.replace(data_dir=copy, qdrant_path=None)
+        inventory = Inventory(inventory_path(scratch_settings))
+        for change in changes:
+            _apply(inventory, change)
+        affected = [c.case for c in changes]
+        before = answer_cases(settings, arms, affected, 1, cache, model)
+        after = answer_cases(scratch_settings, arms, affected, 1, cache, model)
+        from store_assistant.knowledge import close_knowledge_bases
+        close_knowledge_bases()  # release the scratch index before its folder is deleted
+    rows = []
+    for change in changes:
+        for arm in arms:
+            old = next(r for r in before if r.arm == arm and r.case_id == change.case.id)
+            new = next(r for r in after if r.arm == arm and r.case_id == change.case.id)
+            rows.append({"arm": arm, "change": change.kind, "sku": change.sku,
+                         "case": change.case.id, "old": change.old, "new": change.new,
+                         "store": change.store, "before": _states(change, old.text),
+                         "after": _states(change, new.text), "answer_before": old.text,
+                         "answer_after": new.text})
+    summary = {arm: sum(r["after"] == "follows" for r in rows if r["arm"] == arm) for arm in arms}
+    return {"changes": len(changes), "rows": rows, "followed": summary}
