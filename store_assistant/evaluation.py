@@ -63,6 +63,7 @@ class EvalConfig:
     judge: str | None = None
     cases_dir: Path = CASES_DIR
     runs_dir: Path = RUNS_DIR
+    cache_path: Path | None = None  # default: runs_dir/cache.sqlite
     freshness: bool = False
 
     def __post_init__(self) -> None:
@@ -253,7 +254,7 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
     arms = parse_arms(config.arms)
     if config.judge:
         raise ConfigError("--judge is not supported yet; the lexical metrics are the signal.")
-    cache = AnswerCache(config.runs_dir / "cache.sqlite")
+    cache = AnswerCache(config.cache_path or config.runs_dir / "cache.sqlite")
     started = datetime.now(timezone.utc)
     total = len(arms) * len(cases) * config.repeats
     with tqdm(total=total, desc="answering", unit="answer", disable=not progress) as bar:

@@ -76,14 +76,24 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
             add(product, "sku", 100)
     products = inventory.products()
     squashed = _norm(question)
-    lowered = f" {' '.join(_words(question))} "
+    lowered = _spaced(question)
+    matched: dict[str, str] = {}  # sku -> the longest alias of it the question contains
     for product in products:
         model = _norm(product.model or "")
         if len(model) >= 4 and model in squashed:
             add(product, "model", 98)
         for alias in product.aliases:
-            if len(_norm(alias)) >= 3 and f" {' '.join(_words(alias))} " in lowered:
+            words = _spaced(alias)
+            if len(_norm(alias)) >= 3 and words in lowered:
                 add(product, "alias", 95)
+                if len(words) > len(matched.get(product.sku, "")):
+                    matched[product.sku] = words
+    # "MacBook Air 256" names the 256GB model, not also the one whose alias is "MacBook Air".
+    for sku, words in matched.items():
+        if links[sku].how == "alias" and any(
+                other != sku and words in longer and words != longer
+                for other, longer in matched.items()):
+            del links[sku]
     if not links:
         content = " ".join(w for w in _words(question) if w not in _STOPWORDS)
         if len(content) >= 4:
@@ -96,6 +106,11 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
             if (product := inventory.lookup(sku)) is not None:
                 add(product, "retrieval", 50 - rank)
     return sorted(links.values(), key=lambda link: -link.score)[:limit]
+
+
+def _spaced(text: str) -> str:
+    """' macbook air 256 gb ': words with numbers split from their units, padded for matching."""
+    return f" {re.sub(r'(?<=[0-9])(?=[a-z])', ' ', ' '.join(_words(text)))} "
 
 
 def _short_name(product: Product) -> str:
@@ -215,6 +230,45 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             if value not in supported:
                 return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
     return GuardResult(text, flags)
+
+
+_ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|promo|promotion|"
+                         r"discount|expensive|cheap)\b|\$", re.IGNORECASE)
+_ASKS_STOCK = re.compile(r"\b(stock|in-stock|available|availability|have any|how many|left|"
+                         r"units|sold out|carry it|pick (?:it )?up)\b", re.IGNORECASE)
+
+
+def complete(answer: str, question: str, products: list[Product], today: date,
+             stores: list[str]) -> tuple[str, list[str]]:
+    """Add the inventory's facts when the answer leaves out the price or stock it was asked for.
+
+    'How many XM5 are downtown?' answered 'It is sold at the downtown store.' gets
+    'From the inventory: ... in stock: downtown 0, ...' appended: staff always see the figure.
+    """
+    stated = _numbers(answer)
+    asked_stores = [s for s in stores if re.search(rf"\b{re.escape(s)}\b", question, re.IGNORECASE)]
+    asks_stock = bool(_ASKS_STOCK.search(question) or asked_stores)
+    lines, missing = [], []
+    for product in products:
+        gaps = []
+        if _ASKS_PRICE.search(question) and not any(
+                abs(product.effective_price(today) - v) < 0.005 for v in stated):
+            gaps.append("price")
+        if asks_stock:
+            for store in asked_stores or stores:
+                qty = product.stock.get(store, 0)
+                near = (rf"\b{re.escape(store)}\b[^.\n\d]{{0,30}}\b{qty}\b"
+                        rf"|\b{qty}\b[^.\n\d]{{0,30}}\b{re.escape(store)}\b")
+                if not re.search(near, answer, re.IGNORECASE):
+                    gaps.append(f"stock:{store}")
+                    break
+        if gaps:
+            lines.append(fact_line(product, today))
+            missing += [f"{product.sku}:{gap}" for gap in gaps]
+    if not lines:
+        return answer, []
+    return (f"{answer.rstrip()}\n\nFrom the inventory: " + " ".join(lines),
+            [f"facts_added:{','.join(missing)}"])
 
 
 _NEGATION = re.compile(r"\b(not|no|n't|out of|isn't|aren't|sold out|unavailable)\b", re.IGNORECASE)

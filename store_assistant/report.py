@@ -122,7 +122,8 @@ def _table(rows: list[dict[str, str]], heat: bool = False) -> str:
 def to_html(card: dict) -> str:
     run = card["run"]
     targets = [{"target": t["target"], "value": "n/a" if t["value"] is None else f"{t['value']:.3f}",
-                "goal": t["goal"], "n": str(t["n"]), "met": "yes" if t["met"] else "NO"}
+                "goal": t["goal"], "n": str(t["n"]),
+                "met": {True: "yes", False: "NO", None: "not measured"}[t["met"]]}
                for t in card["targets"]]
     sections = [
         f"<h1>Scorecard {escape(run['id'])}</h1>",

@@ -196,7 +196,7 @@ def _targets(results: dict, arms: list[str]) -> list[dict]:
                                ("hit@5", hits, 0.95)):
         value = float(np.mean(values)) if values else None
         out.append({"target": name, "value": value, "goal": f">= {goal:.2f}", "n": len(values),
-                    "met": value is not None and value >= goal})
+                    "met": None if value is None else value >= goal})
     out.append({"target": "unsupported facts", "value": float(unsupported), "goal": "= 0",
                 "n": len(_values(results, TARGET_ARM, "unsupported_facts")), "met": unsupported == 0})
     return out
@@ -310,7 +310,8 @@ def to_markdown(card: dict) -> str:
     if card["targets"]:
         parts += [f"## Targets ({TARGET_ARM})\n", _markdown_table([
             {"target": t["target"], "value": _fmt(t["value"]), "goal": t["goal"], "n": str(t["n"]),
-             "met": "yes" if t["met"] else "**no**"} for t in card["targets"]])]
+             "met": {True: "yes", False: "**no**", None: "not measured"}[t["met"]]}
+            for t in card["targets"]])]
     if card.get("freshness"):
         parts += ["## Freshness (answers after an inventory change)\n",
                   _markdown_table(freshness_table(card))]

@@ -13,7 +13,7 @@ from datetime import date
 
 from store_assistant.config import Settings
 from store_assistant.errors import RetrievalError
-from store_assistant.facts import (asked_category, budget, fact_line, guard, is_choosing,
+from store_assistant.facts import (asked_category, budget, complete, fact_line, guard, is_choosing,
                                    is_follow_up,
                                    link_products, money, not_carried, recommend)
 from store_assistant.inventory import Inventory, inventory_path
@@ -92,7 +92,7 @@ class RagStrategy(Strategy):
         sources = self._product_sources(products, today)
         sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
                            text=h.chunk.text, kind=h.chunk.kind) for h in context_hits]
-        state = {"products": products, "today": today,
+        state = {"products": products, "today": today, "question": question,
                  "grounding": "\n".join([facts, context, question]),
                  "fallback": self._data_answer(question, products, context_hits, today, limit,
                                                category)}
@@ -107,7 +107,11 @@ class RagStrategy(Strategy):
                        state["fallback"])
         if not text.strip():
             return state["fallback"], None, ["guard_fallback:empty_answer"]
-        return result.text, None, result.flags
+        if any(flag.startswith("guard_fallback") for flag in result.flags):
+            return result.text, None, result.flags
+        final, added = complete(result.text, state["question"], state["products"], state["today"],
+                                self.inventory.stores())
+        return final, None, [*result.flags, *added]
 
     # --- data-built replies ---
 
