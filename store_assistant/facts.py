@@ -38,6 +38,8 @@ NOT_CARRIED = ("printer", "drone", "refrigerator", "fridge", "e-bike", "ebike", 
 _SKU = re.compile(r"(?<![\d$.,])\b\d{6,8}\b(?![.,]\d)")  # 7-digit SKUs, not prices like 1,299.99
 _BUDGET = re.compile(r"(?:under|below|less than|up to|max(?:imum)?|<)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
                      re.IGNORECASE)
+_BUDGET_AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*)\s*(?:dollars|bucks)\b",
+                            re.IGNORECASE)
 _STOPWORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "you",
               "have", "what", "how", "much", "does", "stock", "price", "any", "at", "with", "my",
               "i", "me", "can", "this", "that", "to", "are", "there", "which", "best", "good"}
@@ -144,8 +146,11 @@ def is_follow_up(question: str) -> bool:
 
 
 def budget(question: str) -> float | None:
-    match = _BUDGET.search(question)
-    return float(match.group(1).replace(",", "")) if match else None
+    """'under $800' -> 800.0; 'budget $800', 'has $1,000 for a TV' -> the one $ amount given."""
+    match = _BUDGET.search(question) or _BUDGET_AMOUNT.search(question)
+    if not match:
+        return None
+    return float(next(g for g in match.groups() if g).replace(",", ""))
 
 
 def is_choosing(question: str) -> bool:
@@ -232,10 +237,73 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
     return GuardResult(text, flags)
 
 
-_ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|promo|promotion|"
-                         r"discount|expensive|cheap)\b|\$", re.IGNORECASE)
+_ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|deals|promo|"
+                         r"promotion|promotions|discount|discounted|expensive|cheap|free)\b|\$",
+                         re.IGNORECASE)
+_ASKS_PROMO = re.compile(r"\b(sale|deal|deals|promo|promotion|promotions|discount|discounted|"
+                         r"offer|offers)\b", re.IGNORECASE)
+# Words that send a question to the manuals and policies, even when it also names a product.
+_ASKS_KNOWLEDGE = re.compile(
+    r"\b(battery|compatib\w*|work with|works with|spec|specs|weigh\w*|screen|resolution|inch|"
+    r"return|returns|refund|warranty|set ?up|install|charg\w*|water\w*|support\w*|size|ports?|"
+    r"bluetooth|wi-?fi|memory|storage|ram|processor|lens|zoom|noise|difference|compare|"
+    r"better|vs|versus|trade|match)\b", re.IGNORECASE)
 _ASKS_STOCK = re.compile(r"\b(stock|in-stock|available|availability|have any|how many|left|"
                          r"units|sold out|carry it|pick (?:it )?up)\b", re.IGNORECASE)
+
+
+def asks_inventory(question: str) -> bool:
+    """A question the inventory table answers whole: price, promotion, stock, not specs or policy."""
+    return bool((_ASKS_PRICE.search(question) or _ASKS_STOCK.search(question)
+                 or re.search(r"\b(downtown|westside|northgate)\b", question, re.IGNORECASE))
+                and not _ASKS_KNOWLEDGE.search(question))
+
+
+def inventory_answer(question: str, products: list[Product], today: date,
+                     stores: list[str]) -> str:
+    """The answer to a price/promotion/stock question, built from the inventory alone.
+
+    'Any black XM5s left at the downtown store?' -> 'No, the Sony WH-1000XM5 ... (SKU 6505727):
+    out of stock at Downtown. Elsewhere: Westside has 12, Northgate has 9.'
+    """
+    asked = [s for s in stores if re.search(rf"\b{re.escape(s)}\b", question, re.IGNORECASE)]
+    wants_stock = bool(_ASKS_STOCK.search(question) or asked)
+    wants_promo = bool(_ASKS_PROMO.search(question))
+    sentences = []
+    for product in products:
+        promo = product.active_promotion(today)
+        name = f"{product.name} (SKU {product.sku})"
+        price = (f"{money(promo.price)} with the {promo.text} until {promo.end:%B %-d, %Y} "
+                 f"(regular {money(product.price)})" if promo else money(product.price))
+        said_price = True
+        if wants_promo:
+            sentences.append(f"Yes, the {name} is on sale: {price}." if promo else
+                             f"No, there is no promotion on the {name} right now; it is "
+                             f"{money(product.price)}.")
+        elif _ASKS_PRICE.search(question) or not wants_stock:
+            sentences.append(f"The {name} is {price}.")
+        else:
+            said_price = False
+        if wants_stock:
+            sentences.append(_stock_sentence(product, asked, stores, named=not said_price))
+    aisles = [p.aisle for p in products if p.aisle]
+    return " ".join(sentences) + (f" Aisle {aisles[0]}." if len(products) == 1 and aisles else "")
+
+
+def _stock_sentence(product: Product, asked: list[str], stores: list[str], named: bool) -> str:
+    have = {s: product.stock.get(s, 0) for s in stores}
+    subject = f"the {product.name} (SKU {product.sku})"
+    if asked:
+        lead = "Yes" if all(have[s] > 0 for s in asked) else "No"
+        stated = "; ".join(f"{s.title()} has {have[s]} in stock" if have[s]
+                           else f"out of stock at {s.title()} (0)" for s in asked)
+        line = f"{lead} - {subject}: {stated}." if named else f"{lead}, {stated}."
+        others = ", ".join(f"{s.title()} has {q}" for s, q in have.items() if s not in asked and q)
+        return line + (f" Elsewhere: {others}." if others and lead == "No" else "")
+    if not any(have.values()):
+        return f"No, {subject if named else 'it'} is out of stock in every store."
+    return (f"In stock for {subject}: " if named else "In stock: ") + ", ".join(
+        f"{s} {q}" for s, q in have.items()) + "."
 
 
 def complete(answer: str, question: str, products: list[Product], today: date,

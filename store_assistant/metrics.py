@@ -236,9 +236,11 @@ def _in_play(case: GoldenCase, reply: Reply, world: World) -> list[Product]:
 
 
 def _product_prices(product: Product) -> set[float]:
+    """Regular and promotion price, and the promotion's own figures ('save $100' = the saving)."""
     values = {product.price}
     if product.promotion:
-        values.add(product.promotion.price)
+        values |= {product.promotion.price, round(product.price - product.promotion.price, 2),
+                   *prices(product.promotion.text)}
     return values
 
 

@@ -177,3 +177,11 @@ def test_world_reads_the_inventory_as_of_the_cases_date(world: World, store_sett
     assert world.today == AS_OF
     product = Inventory(inventory_path(store_settings)).lookup(AIR)
     assert product is not None and product.price == 999.99
+
+
+def test_the_promotions_own_figures_are_supported(world: World) -> None:
+    yoga = case(question="Is the Yoga 720 on sale?", sources=("5722715",),
+                facts=(Fact("price", 749.99),))
+    text = "Yes: $749.99 with the Holiday deal: save $100 (regular $849.99)."
+    assert score_reply(yoga, reply(text), world)["unsupported_facts"].value == 0.0
+    assert score_reply(yoga, reply("Save $120 today!"), world)["unsupported_facts"].value == 1.0

@@ -13,7 +13,8 @@ from datetime import date
 
 from store_assistant.config import Settings
 from store_assistant.errors import RetrievalError
-from store_assistant.facts import (asked_category, budget, complete, fact_line, guard, is_choosing,
+from store_assistant.facts import (asked_category, asks_inventory, budget, complete, fact_line,
+                                   guard, inventory_answer, is_choosing,
                                    is_follow_up,
                                    link_products, money, not_carried, recommend)
 from store_assistant.inventory import Inventory, inventory_path
@@ -76,6 +77,13 @@ class RagStrategy(Strategy):
                          reply=self._data_answer(question, picks, [], today, limit, category),
                          retrieved=[p.sku for p in picks])
 
+        strong = [link.product for link in links if link.how != "retrieval"]
+        if strong and asks_inventory(question):
+            # "Is the Yoga 720 on sale?" is a lookup: the table answers it, exactly and at once.
+            return Draft(messages=[], sources=self._product_sources(strong, today),
+                         flags=[*flags, "answered_from_inventory"], retrieved=retrieved,
+                         reply=inventory_answer(question, strong, today, self.inventory.stores()))
+
         thing = not_carried(question)
         if thing and not any(link.how in ("sku", "model", "alias") for link in links):
             draft = self._decline(thing, hits, today)
@@ -93,7 +101,8 @@ class RagStrategy(Strategy):
         sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
                            text=h.chunk.text, kind=h.chunk.kind) for h in context_hits]
         state = {"products": products, "today": today, "question": question,
-                 "grounding": "\n".join([facts, context, question]),
+                 # Not the question: "the return window is 365 days now" must not make 365 a fact.
+                 "grounding": "\n".join([facts, context, money(limit) if limit else ""]),
                  "fallback": self._data_answer(question, products, context_hits, today, limit,
                                                category)}
         return Draft(messages=messages, sources=sources, flags=flags, state=state,

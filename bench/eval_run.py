@@ -1,0 +1,72 @@
+"""How long an evaluation takes on this machine: a cold run (empty answer cache), then a warm re-run.
+
+    .venv/bin/python bench/eval_run.py                       # all six arms, every case
+    .venv/bin/python bench/eval_run.py --split heldout       # the heldout split only
+    .venv/bin/python bench/eval_run.py --tag gate --arms pe-zero-shot,rag-hybrid   # the CI gate
+
+Uses the app's data folder (`make data`) and a throw-away cache, so the cold run answers every
+case. Writes bench/results/eval_run[-<selection>].json and .md, and keeps the cold run's folder
+(scorecard included) under eval/runs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from store_assistant.config import load_settings  # noqa: E402
+from store_assistant.evaluation import ALL_ARMS, RUNS_DIR, EvalConfig, parse_arms, run_eval  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arms", default=",".join(ALL_ARMS))
+    parser.add_argument("--split", choices=("dev", "heldout"))
+    parser.add_argument("--tag", action="append")
+    args = parser.parse_args()
+    settings = load_settings()
+    arms = parse_arms(args.arms)
+    with tempfile.TemporaryDirectory(prefix="eval-bench-") as scratch:
+        cache = Path(scratch) / "cache.sqlite"
+        timings = {}
+        for label in ("cold", "warm"):
+            config = EvalConfig(arms=arms, split=args.split, tags=args.tag, runs_dir=RUNS_DIR,
+                                cache_path=cache)
+            started = time.perf_counter()
+            folder = run_eval(settings, config)
+            timings[label] = time.perf_counter() - started
+            timings[f"{label}_run"] = folder.name
+    results = json.loads((RUNS_DIR / timings["cold_run"] / "results.json").read_text())
+    answers = results["run"]["answers"]
+    report = {"arms": arms, "split": args.split, "tags": args.tag, "cases": results["run"]["cases"],
+              "answers": answers, "cold_s": round(timings["cold"], 1),
+              "warm_s": round(timings["warm"], 1),
+              "cold_s_per_answer": round(timings["cold"] / answers, 2),
+              "runs": [timings["cold_run"], timings["warm_run"]], "model": settings.llm,
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": settings.threads}
+    name = "eval_run" + (f"-{args.split}" if args.split else "") + (
+        f"-{'-'.join(args.tag)}" if args.tag else "")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(
+        f"# Evaluation run time ({name})\n\n`.venv/bin/python bench/eval_run.py "
+        f"{' '.join(sys.argv[1:])}`\n\n| | value |\n|---|---:|\n"
+        f"| arms | {', '.join(arms)} |\n| cases | {report['cases']} |\n| answers | {answers} |\n"
+        f"| cold run | {report['cold_s']:.0f} s ({report['cold_s_per_answer']} s/answer) |\n"
+        f"| warm re-run (all answers cached) | {report['warm_s']:.1f} s |\n"
+        f"| model | {settings.llm}, {settings.threads} threads |\n| machine | {report['machine']} |\n")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
