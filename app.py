@@ -14,7 +14,7 @@ from store_assistant.questions import validate_question
 from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
 from store_assistant.ui import cached_settings, cached_strategy, model_history, show_body
 
-st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:", layout="centered")
+st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:")
 
 
 # --- staff chat ------------------------------------------------------------------------------
@@ -83,6 +83,12 @@ except StoreAssistantError as exc:
     st.error(f"Settings problem: {exc}", icon=":material/settings:")
     st.stop()
 
-st.navigation([st.Page(chat_page, title="Chat", icon=":material/chat:", default=True),
-               st.Page("store_assistant/pages/inventory.py", title="Inventory",
-                       icon=":material/inventory_2:", url_path="inventory")]).run()
+page = st.navigation([st.Page(chat_page, title="Chat", icon=":material/chat:", default=True),
+                      st.Page("store_assistant/pages/inventory.py", title="Inventory",
+                              icon=":material/inventory_2:", url_path="inventory"),
+                      st.Page("store_assistant/pages/scorecards.py", title="Scorecards",
+                              icon=":material/query_stats:", url_path="scorecards")])
+# The layout is set once per run, here: a second set_page_config with another layout in the same
+# run loses to the first in the browser after a rerun (the scorecards went narrow on every click).
+st.set_page_config(layout="wide" if page.url_path == "scorecards" else "centered")
+page.run()
