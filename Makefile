@@ -12,7 +12,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/store-assistant/wheels-portable
 LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-py3-none-linux_x86_64.whl
 
-.PHONY: install run test bench data clean
+.PHONY: install run test bench data eval clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ test: install
 
 bench: install data
 	$(BIN)/python bench/pe_overhead.py
+
+# The full evaluation: all six arms x every golden case (the CI gate, `pytest eval/`, runs a subset).
+# Answers are cached in eval/runs/cache.sqlite, so an interrupted run resumes where it stopped.
+eval: install data
+	$(BIN)/store-assistant eval
 
 clean:
 	rm -rf $(VENV) data

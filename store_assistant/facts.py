@@ -107,7 +107,29 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
         for rank, sku in enumerate(dict.fromkeys(s for s in retrieved_skus if s)):
             if (product := inventory.lookup(sku)) is not None:
                 add(product, "retrieval", 50 - rank)
-    return sorted(links.values(), key=lambda link: -link.score)[:limit]
+    found = sorted(links.values(), key=lambda link: -link.score)
+    return list({link.product.sku: link for link in
+                 (_closest_variant(link, question, products) for link in found)}.values())[:limit]
+
+
+def _closest_variant(link: Link, question: str, products: list[Product]) -> Link:
+    """Among a product's variants (same manual or same base name), the one the question's details
+    name: 'MacBook 12 with the i5 and 512GB' -> the i5/512GB model, not the first MacBook 12."""
+    if link.how in ("sku", "model"):
+        return link
+    base = link.product
+    family = [p for p in products if (p.manual and p.manual == base.manual)
+              or _short_name(p) == _short_name(base)]
+    if len(family) < 2:
+        return link
+    asked = set(_spaced(question).split())
+    common = set.intersection(*(set(_spaced(p.name).split()) for p in family))
+
+    def detail(product: Product) -> int:
+        return len((set(_spaced(product.name).split()) - common) & asked)
+
+    best = max(family, key=lambda p: (detail(p), p.sku == base.sku))
+    return link if detail(best) <= detail(base) else Link(best, link.how, link.score)
 
 
 def _spaced(text: str) -> str:
@@ -190,6 +212,9 @@ _PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
 _STOCK = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
+# Spec figures: "2 hours of battery", "13.3-inch", "64GB", "140W". Checked like days and percents.
+_MEASURE = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(?:hours?|hrs?|inch(?:es)?|gb|tb|mah|watts?|w|mp|"
+                      r"megapixels?|hz|lbs?|pounds?|mm|months?|years?)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
@@ -228,7 +253,8 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
     for claim in _false_claims(text, products, today):
         return GuardResult(fallback, [f"guard_fallback:{claim}"])
-    checks = ((_SKU, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (_STOCK, "stock"))
+    checks = ((_SKU, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (_STOCK, "stock"),
+              (_MEASURE, "measure"))
     for pattern, kind in checks:
         for match in pattern.finditer(text):
             value = float(match.group(1) if pattern.groups else match.group(0))
@@ -247,7 +273,8 @@ _ASKS_KNOWLEDGE = re.compile(
     r"\b(battery|compatib\w*|work with|works with|spec|specs|weigh\w*|screen|resolution|inch|"
     r"return|returns|refund|warranty|set ?up|install|charg\w*|water\w*|support\w*|size|ports?|"
     r"bluetooth|wi-?fi|memory|storage|ram|processor|lens|zoom|noise|difference|compare|"
-    r"better|vs|versus|trade|match)\b", re.IGNORECASE)
+    r"better|vs|versus|trade|match|box|included|includes|include|comes? with|features?|"
+    r"colou?rs?|dimensions?|how (?:do|to))\b", re.IGNORECASE)
 _ASKS_STOCK = re.compile(r"\b(stock|in-stock|available|availability|have any|how many|left|"
                          r"units|sold out|carry it|pick (?:it )?up)\b", re.IGNORECASE)
 
