@@ -264,7 +264,7 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
 
 
 _ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|deals|promo|"
-                         r"promotion|promotions|discount|discounted|expensive|cheap|free)\b|\$",
+                         r"promotion|promotions|discount|discounted|expensive|cheap|cheaper|cheapest|pricier|free)\b|\$",
                          re.IGNORECASE)
 _ASKS_PROMO = re.compile(r"\b(sale|deal|deals|promo|promotion|promotions|discount|discounted|"
                          r"offer|offers)\b", re.IGNORECASE)
@@ -313,6 +313,11 @@ def inventory_answer(question: str, products: list[Product], today: date,
             said_price = False
         if wants_stock:
             sentences.append(_stock_sentence(product, asked, stores, named=not said_price))
+    if len(products) > 1 and re.search(r"\b(cheaper|cheapest|less expensive|more expensive|"
+                                       r"pricier)\b", question, re.IGNORECASE):
+        low = min(products, key=lambda p: p.effective_price(today))
+        sentences.append(f"The cheaper one today is the {low.name} at "
+                         f"{money(low.effective_price(today))}.")
     aisles = [p.aisle for p in products if p.aisle]
     return " ".join(sentences) + (f" Aisle {aisles[0]}." if len(products) == 1 and aisles else "")
 

@@ -163,6 +163,10 @@ def fact_present(fact: Fact, text: str) -> bool:
 def _stock_stated(store: str, qty: int, text: str) -> bool:
     """The count next to the store's name, not some other store's: 'downtown 3, westside 0'."""
     lowered = text.lower()
+    if qty == 0 and re.search(r"out of stock (?:in|at) (?:every|all|each) (?:store|location)s?|"
+                              r"out of stock everywhere|not in stock anywhere|sold out everywhere",
+                              lowered):
+        return True
     others = [s for s in STORES if s != store]
     for match in re.finditer(rf"\b{re.escape(store)}\b", lowered):
         after = lowered[match.end():match.end() + 40]
@@ -423,8 +427,8 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("correct", 1, correct, "Correct (all facts, nothing invented)"),
-    Metric("fact_accuracy", 1, fact_accuracy, "Fact accuracy"),
+    Metric("correct", 2, correct, "Correct (all facts, nothing invented)"),
+    Metric("fact_accuracy", 2, fact_accuracy, "Fact accuracy"),
     Metric("unsupported_facts", 1, unsupported_facts, "Unsupported facts", higher_is_better=False),
     Metric("refusal", 1, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from store_assistant.golden import AS_OF, Fact, GoldenCase
+from store_assistant.golden import AS_OF, STORES, Fact, GoldenCase
 from store_assistant.inventory import Inventory, inventory_path
 from store_assistant.metrics import (METRICS, Reply, Score, World, consistency, fact_present,
                                      matches, score_reply, stance)
@@ -185,3 +185,9 @@ def test_the_promotions_own_figures_are_supported(world: World) -> None:
     text = "Yes: $749.99 with the Holiday deal: save $100 (regular $849.99)."
     assert score_reply(yoga, reply(text), world)["unsupported_facts"].value == 0.0
     assert score_reply(yoga, reply("Save $120 today!"), world)["unsupported_facts"].value == 1.0
+
+
+def test_out_of_stock_everywhere_states_zero_for_each_store() -> None:
+    text = "No, the MacBook 12 (SKU 4599200) is out of stock in every store."
+    assert all(fact_present(Fact("stock", 0, store=s), text) for s in STORES)
+    assert not fact_present(Fact("stock", 2, store="downtown"), text)
