@@ -26,8 +26,8 @@ from store_assistant.config import PROJECT_DIR, Settings
 from store_assistant.errors import ConfigError, DataError, StoreAssistantError
 from store_assistant.golden import AS_OF, CASES_DIR, GoldenCase, load_cases, select
 from store_assistant.inventory import Inventory, Promotion, inventory_path
-from store_assistant.metrics import (CONSISTENCY_VERSION, METRICS, Reply, Score, World,
-                                     consistency, fact_present, score_reply)
+from store_assistant.metrics import (CONSISTENCY_VERSION, JUDGE_METRICS, JUDGE_VERSION, METRICS,
+                                     Reply, Score, World, consistency, fact_present, score_reply)
 
 RUNS_DIR = PROJECT_DIR / "eval" / "runs"
 BASELINES_DIR = PROJECT_DIR / "eval" / "baselines"
@@ -204,6 +204,20 @@ def score_all(cases: list[GoldenCase], replies: list[Reply],
     return scored
 
 
+def judge(settings: Settings, model: str, cases: list[GoldenCase],
+          scored: list[tuple[Reply, dict[str, Score]]], world: World, progress: bool) -> None:
+    """Add the optional LLM-judge scores to every answer (slow: two judge calls per answer)."""
+    from tqdm import tqdm
+
+    from store_assistant.llm import judge_llm
+    from store_assistant.metrics import judge_scores
+
+    llm = judge_llm(settings, model)
+    by_id = {c.id: c for c in cases}
+    for reply, scores in tqdm(scored, desc=f"judging ({model})", disable=not progress):
+        scores.update(judge_scores(by_id[reply.case_id], reply, world, llm))
+
+
 def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[GoldenCase],
                  meta: dict) -> dict:
     """The JSON the scorecard reads: per arm, per case, each metric averaged over repeats."""
@@ -234,7 +248,10 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
         "metrics": {**{n: {"version": m.version, "label": m.label,
                            "higher_is_better": m.higher_is_better} for n, m in METRICS.items()},
                     "consistency": {"version": CONSISTENCY_VERSION, "label": "Consistency",
-                                    "higher_is_better": True}},
+                                    "higher_is_better": True},
+                    **{n: {"version": JUDGE_VERSION, "label": label, "higher_is_better": True}
+                       for n, label in JUDGE_METRICS.items()
+                       if any(n in scores for _, scores in scored)}},
         "cases": {c.id: {"category": c.category, "split": c.split, "group": c.group,
                          "question": c.question} for c in cases if c.id in by_id},
         "scores": values,
@@ -253,7 +270,9 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
         raise DataError("No golden cases match the given --split/--category/--tag.")
     arms = parse_arms(config.arms)
     if config.judge:
-        raise ConfigError("--judge is not supported yet; the lexical metrics are the signal.")
+        from store_assistant.llm import check_model
+
+        check_model(config.judge)  # a typo fails now, not after an hour of answering
     cache = AnswerCache(config.cache_path or config.runs_dir / "cache.sqlite")
     started = datetime.now(timezone.utc)
     total = len(arms) * len(cases) * config.repeats
@@ -268,9 +287,12 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
         replies = answer_cases(settings, arms, cases, config.repeats, cache, config.model, tick)
     world = world_for(settings)
     scored = score_all(cases, replies, world)
+    if config.judge:
+        judge(settings, config.judge, cases, scored, world, progress)
     meta = {"id": _run_id(started, arms, cases), "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "arms": arms, "model": config.model or settings.llm, "split": config.split,
+            "arms": arms, "model": config.model or settings.llm, "judge": config.judge,
+            "split": config.split,
             "categories": config.categories, "tags": config.tags, "repeats": config.repeats,
             "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
             "arm_hashes": {a: arm_hash(a, settings) for a in arms},

@@ -428,3 +428,21 @@ def model_error(exc: Exception, model: str) -> Exception:
                           f"STORE_ASSISTANT_API_BASE right? The embedded model local/{EMBEDDED_MODEL} "
                           f"needs no server.")
     return ModelError(f"{model} failed: {type(exc).__name__}: {detail}")
+
+
+# --- the evaluation's optional judge ---------------------------------------------------------
+
+def judge_llm(settings: Settings, model: str) -> Any:
+    """A ragas LLM for judge metrics that calls `model` the way the gateway does (same settings,
+    api_base, timeouts and retries; local/ models in-process), not a second client setup."""
+    from ragas.llms import llm_factory
+
+    gateway = Gateway(settings, model)
+
+    async def acompletion(**kwargs: Any) -> Any:
+        messages = kwargs.pop("messages")
+        kwargs.pop("model", None)
+        call = gateway._kwargs(messages, kwargs)
+        return await gateway._awith_retries(lambda: litellm.acompletion(**call))
+
+    return llm_factory(model, provider="litellm", client=acompletion)

@@ -488,3 +488,49 @@ def consistency(group: list[tuple[GoldenCase, Reply]], world: World) -> dict[str
         out[case.id] = Score(same, f"{agree} of {len(values)} wordings agree" +
                              ("" if same else "; this one differs"), failed=bool(reply.error))
     return out
+
+
+# --- optional LLM-judge metrics (ragas), only when `eval --judge MODEL` names a judge ---------
+
+JUDGE_METRICS = {"faithfulness": "Faithfulness (ragas judge)",
+                 "factual_correctness": "Factual correctness (ragas judge)"}
+JUDGE_VERSION = 1
+
+
+def judge_scores(case: GoldenCase, reply: Reply, world: World, llm: Any) -> dict[str, Score]:
+    """ragas Faithfulness (to the sources shown) and FactualCorrectness (to the reference).
+
+    A judge that errors or returns no number is a counted failure with its reason: a small judge
+    model often cannot produce the structured output ragas asks for.
+    """
+    import asyncio
+
+    from ragas.metrics.collections import FactualCorrectness, Faithfulness
+
+    if reply.error is not None:
+        return {name: Score(0.0, f"no answer: {reply.error}", failed=True) for name in JUDGE_METRICS}
+    contexts = [world.source_text([sid]) or _inventory_text(sid, world) for sid in reply.sources]
+    contexts = [c for c in contexts if c]
+    calls = {"factual_correctness": lambda: FactualCorrectness(llm=llm).ascore(
+        response=reply.text, reference=case.reference)}
+    if contexts:
+        calls["faithfulness"] = lambda: Faithfulness(llm=llm).ascore(
+            user_input=case.question, response=reply.text, retrieved_contexts=contexts)
+    out = {"faithfulness": Score(None, "the answer shows no sources to be faithful to")}
+    for name, call in calls.items():
+        try:
+            value = asyncio.run(call()).value
+            if value is None or not isinstance(value, (int, float)) or value != value:
+                raise ValueError(f"the judge returned {value!r}")
+            out[name] = Score(float(value), f"ragas {name} by the judge model")
+        except Exception as exc:  # the judge's failure is recorded, never a silent 0 or NaN
+            out[name] = Score(0.0, f"judge failed: {type(exc).__name__}: {str(exc)[:200]}",
+                              failed=True)
+    return out
+
+
+def _inventory_text(source_id: str, world: World) -> str:
+    from store_assistant.facts import fact_line
+
+    product = world.inventory.lookup(source_id) if source_id.isdigit() else None
+    return fact_line(product, world.today) if product else ""

@@ -26,6 +26,7 @@ HEADLINE = ("correct", "fact_accuracy", "unsupported_facts", "refusal", "consist
 LADDER = (("Prompt engineering", ("pe-few-shot", "pe-zero-shot", "pe-cot")),
           ("+ RAG", ("rag-hybrid", "rag-dense", "rag-bm25")),
           ("+ fine-tuning", ("finetuned+rag", "finetuned")))
+JUDGED = ("faithfulness", "factual_correctness")  # only when the run had --judge
 REFERENCE_ARM = "pe-zero-shot"
 TARGET_ARM = "rag-hybrid"
 FACT_CATEGORIES = ("price", "stock", "promotion")
@@ -107,7 +108,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
     rows = []
     for arm in arms:
         row: dict[str, Any] = {"arm": arm, "cases": len(results["scores"].get(arm, {}))}
-        for metric in HEADLINE:
+        for metric in [*HEADLINE, *(m for m in JUDGED if m in info)]:
             row[metric] = mean_ci([v for v in metric_values(results, arm, metric).values()
                                    if v is not None])
         unsupported = [v for v in _values(results, arm, "unsupported_facts").values() if v is not None]
@@ -145,7 +146,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
             "categories": _categories(results, arms), "ladder": _ladder(rows),
             "targets": _targets(results, arms), "regressions": regressions(rows),
             "freshness": results.get("freshness"),
-            "metrics": {m: info[m] for m in HEADLINE}}
+            "metrics": {m: info[m] for m in [*HEADLINE, *JUDGED] if m in info}}
 
 
 def _categories(results: dict, arms: list[str]) -> dict:
@@ -277,6 +278,9 @@ def main_table(card: dict) -> list[dict[str, str]]:
             "TTFT p50 ms": _ms(row["ttft_p50_ms"]),
             "tokens": _fmt(row["tokens_mean"], 1),
             "$ / 1k answers": _fmt(row["cost_per_1k_usd"], 2),
+            **{info_label: _fmt(row[m]) for m, info_label in
+               (("faithfulness", "faithfulness (judge)"),
+                ("factual_correctness", "factual correctness (judge)")) if m in row},
             "failures": str(row["failures"]),
             f"Δ correct vs {card['reference_arm']}": _delta(ref.get("correct")),
             "McNemar p": _fmt(ref.get("mcnemar_p")),

@@ -172,3 +172,16 @@ def test_a_malformed_case_file_names_file_and_line(tmp_path) -> None:
     (folder / "bad.yaml").write_text(CASES.replace("category: stock", "category: stocks"))
     with pytest.raises(Exception, match=r"bad\.yaml:\d+.*stocks.*Did you mean 'stock'"):
         load_cases(folder)
+
+
+def test_a_judge_that_fails_is_counted_not_hidden(store_settings, cases_dir, tmp_path) -> None:
+    """An unreachable judge: every judge score is a failure with its reason; the rest stands."""
+    settings = store_settings.replace(api_base="http://127.0.0.1:9", max_retries=0, timeout_s=5)
+    cfg = config(cases_dir, tmp_path, judge="openai/judge-test", categories=["price"])
+    results = json.loads((run_eval(settings, cfg, progress=False) / "results.json").read_text())
+    assert results["run"]["judge"] == "openai/judge-test"
+    assert "factual_correctness" in results["metrics"]
+    assert results["failures"]["rag-hybrid"]["factual_correctness"] == 1
+    assert results["scores"]["rag-hybrid"]["price-air"]["correct"] == 1.0
+    with pytest.raises(ConfigError, match="Unknown model"):
+        run_eval(settings, config(cases_dir, tmp_path, judge="nonsense"), progress=False)

@@ -201,8 +201,9 @@ def headline(card: dict, has_baseline: bool) -> None:
         st.success(f"No regressions against the committed `{name}` baseline.",
                    icon=":material/check_circle:")
     else:
-        st.info(f"No committed `{name}` baseline to compare with yet: `store-assistant eval "
-                f"--update-baseline` writes eval/baselines/{name}.json.", icon=":material/info:")
+        st.info(f"No committed `{name}` baseline to compare with yet: re-run this selection with "
+                f"`store-assistant eval ... --update-baseline` to write "
+                f"eval/baselines/{name}.json, then commit it.", icon=":material/info:")
     st.subheader("Arms")
     st.dataframe(pd.DataFrame(main_table(card)), hide_index=True,
                  column_config={"arm": st.column_config.TextColumn(pinned=True)})
