@@ -311,8 +311,12 @@ def write_run(runs_dir: Path, results: dict, scored: list[tuple[Reply, dict[str,
     """Write the run folder whole or not at all."""
     from store_assistant.scorecard import load_baseline, write_scorecard
 
-    final = runs_dir / results["run"]["id"]
     runs_dir.mkdir(parents=True, exist_ok=True)
+    base, n = results["run"]["id"], 1
+    while (runs_dir / results["run"]["id"]).exists():  # two runs in the same second
+        n += 1
+        results["run"]["id"] = f"{base}-{n}"
+    final = runs_dir / results["run"]["id"]
     scratch = Path(tempfile.mkdtemp(prefix=".run-", dir=runs_dir))
     try:
         lines = [json.dumps({**reply.to_dict(), "scores": {k: v.to_dict() for k, v in scores.items()}},

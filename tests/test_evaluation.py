@@ -185,3 +185,12 @@ def test_a_judge_that_fails_is_counted_not_hidden(store_settings, cases_dir, tmp
     assert results["scores"]["rag-hybrid"]["price-air"]["correct"] == 1.0
     with pytest.raises(ConfigError, match="Unknown model"):
         run_eval(settings, config(cases_dir, tmp_path, judge="nonsense"), progress=False)
+
+
+def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path) -> None:
+    from store_assistant.evaluation import write_run
+    from tests.test_scorecard import results as sample
+
+    first, second = write_run(tmp_path, sample(), []), write_run(tmp_path, sample(), [])
+    assert second.name == first.name + "-2"
+    assert json.loads((second / "results.json").read_text())["run"]["id"] == second.name
