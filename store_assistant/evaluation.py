@@ -35,6 +35,10 @@ ALL_ARMS = ("pe-zero-shot", "pe-few-shot", "pe-cot", "rag-dense", "rag-bm25", "r
 # The ladder's first rung and the product default: what the CI gate runs and compares.
 GATE_ARMS = ("pe-zero-shot", "rag-hybrid")
 REFERENCE_ARM = "pe-zero-shot"
+# The prompt files each kind of arm reads: adding an unrelated prompt re-answers nothing.
+_ARM_PROMPTS = {"pe-": ("guidelines.md", "cot.md", "few_shot.yaml"),
+                "rag-": ("guidelines.md", "rag.md"),
+                "finetuned": ("finetuned.md", "guidelines.md", "rag.md")}
 # Files whose content decides what an arm answers; any change re-answers that arm's cases.
 _CODE = ("strategies/base.py", "strategies/prompting.py", "strategies/rag.py", "facts.py",
          "templates.py", "knowledge.py", "llm.py")
@@ -105,8 +109,10 @@ def _sha(*parts: Any) -> str:
 def arm_hash(arm: str, settings: Settings) -> str:
     """What decides an arm's answers: its name, prompts, code and generation settings."""
     package = Path(__file__).parent
-    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted((package / "prompts").iterdir())
-             if p.is_file()}
+    prompts = next((files for prefix, files in _ARM_PROMPTS.items() if arm.startswith(prefix)),
+                   tuple(p.name for p in (package / "prompts").iterdir()))  # unknown arm: all
+    texts = {name: (package / "prompts" / name).read_text(encoding="utf-8")
+             for name in sorted(prompts) if (package / "prompts" / name).is_file()}
     texts.update({name: (package / name).read_text(encoding="utf-8") for name in _CODE})
     knobs = {k: getattr(settings, k) for k in ("max_tokens", "temperature", "repeat_penalty",
                                                "n_ctx", "history_turns")}

@@ -194,3 +194,24 @@ def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path) -> None:
     first, second = write_run(tmp_path, sample(), []), write_run(tmp_path, sample(), [])
     assert second.name == first.name + "-2"
     assert json.loads((second / "results.json").read_text())["run"]["id"] == second.name
+
+
+def test_an_arm_is_re_answered_only_when_its_own_prompts_change(store_settings, monkeypatch,
+                                                              tmp_path) -> None:
+    import store_assistant.evaluation as ev
+
+    before = {arm: arm_hash(arm, store_settings) for arm in ("pe-cot", "rag-hybrid")}
+    fake_package = tmp_path / "package"
+    for folder in ("prompts", "strategies"):
+        (fake_package / folder).mkdir(parents=True)
+    real = Path(ev.__file__).parent
+    for path in (real / "prompts").iterdir():
+        (fake_package / "prompts" / path.name).write_bytes(path.read_bytes())
+    for name in ev._CODE:
+        (fake_package / name).write_bytes((real / name).read_bytes())
+    monkeypatch.setattr(ev, "__file__", str(fake_package / "evaluation.py"))
+    (fake_package / "prompts" / "unrelated.md").write_text("a new teacher prompt")
+    assert {arm: arm_hash(arm, store_settings) for arm in before} == before
+    (fake_package / "prompts" / "cot.md").write_text("Think differently.")
+    assert arm_hash("pe-cot", store_settings) != before["pe-cot"]
+    assert arm_hash("rag-hybrid", store_settings) == before["rag-hybrid"]
