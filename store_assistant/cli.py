@@ -1,5 +1,5 @@
-"""`store-assistant`: ask questions, one or a batch, list strategies, and look up or edit the
-inventory from the shell.
+"""`store-assistant`: ask questions, one or a batch, list strategies, look up or edit the
+inventory, and generate fine-tuning data from the shell.
 
 Exit codes: 0 done; 1 the model failed (the message says why); 2 bad input or settings (including
 an unknown SKU or a rejected inventory edit), in which case nothing was written. A batch is
@@ -109,7 +109,38 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--runs-dir", type=Path, default=None, help="where runs are written")
     evaluate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
     evaluate.set_defaults(handler=_eval)
+
+    data = commands.add_parser("data", help="fine-tuning data")
+    data_actions = data.add_subparsers(dest="action", required=True)
+    generate = data_actions.add_parser(
+        "generate", help="seeds + data-built questions + teacher paraphrases -> train/valid JSONL")
+    generate.add_argument("--teacher", default=None,
+                          help="litellm model that rewords questions (default: the embedded model)")
+    generate.add_argument("--num", type=int, default=None,
+                          help="at most this many examples (default 900)")
+    generate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    generate.add_argument("--no-paraphrase", action="store_true", help="no teacher calls")
+    generate.add_argument("--out", type=Path, default=None,
+                          help="output folder (default finetune_data/generated)")
+    generate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+    generate.set_defaults(handler=_data_generate)
     return parser
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def _data_generate(args: argparse.Namespace) -> int:
+    if args.num is not None and args.num < 1:
+        raise DataError(f"--num must be at least 1, got {args.num}.")
+    from store_assistant.config import load_settings
+    from store_assistant.synthetic import GENERATED_DIR, generate
+
+    settings = load_settings({"data_dir": args.data_dir})
+    out = args.out or GENERATED_DIR
+    manifest = generate(settings, teacher=args.teacher, num=args.num, seed=args.seed, out=out,
+                        paraphrase=not args.no_paraphrase, progress=True)
+    print(manifest.summary(out))
+    return EXIT_OK
 
 
 # --- eval ------------------------------------------------------------------------------------
