@@ -35,7 +35,7 @@ CATEGORY_WORDS = {
 NOT_CARRIED = ("printer", "drone", "refrigerator", "fridge", "e-bike", "ebike", "washing machine",
                "dishwasher", "playstation", "ps5", "xbox", "nintendo switch", "game console",
                "video game console")
-_SKU = re.compile(r"(?<![\d$.,])\b\d{6,8}\b(?![.,]\d)")  # 7-digit SKUs, not prices like 1,299.99
+SKU_PATTERN = re.compile(r"(?<![\d$.,])\b\d{6,8}\b(?![.,]\d)")  # 7-digit SKUs, not prices like 1,299.99
 _BUDGET = re.compile(r"(?:under|below|less than|up to|max(?:imum)?|<)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
                      re.IGNORECASE)
 _BUDGET_AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*)\s*(?:dollars|bucks)\b",
@@ -73,7 +73,7 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
         if product.sku not in links or links[product.sku].score < score:
             links[product.sku] = Link(product, how, score)
 
-    for sku in _SKU.findall(question):
+    for sku in SKU_PATTERN.findall(question):
         if (product := inventory.lookup(sku)) is not None:
             add(product, "sku", 100)
     products = inventory.products()
@@ -211,7 +211,7 @@ def fact_line(product: Product, today: date) -> str:
 _PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
-_STOCK = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
+STOCK_PATTERN = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
 # Spec figures: "2 hours of battery", "13.3-inch", "64GB", "140W". Checked like days and percents.
 _MEASURE = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(?:hours?|hrs?|inch(?:es)?|gb|tb|mah|watts?|w|mp|"
                       r"megapixels?|hz|lbs?|pounds?|mm|months?|years?)\b", re.IGNORECASE)
@@ -253,7 +253,7 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
     for claim in _false_claims(text, products, today):
         return GuardResult(fallback, [f"guard_fallback:{claim}"])
-    checks = ((_SKU, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (_STOCK, "stock"),
+    checks = ((SKU_PATTERN, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (STOCK_PATTERN, "stock"),
               (_MEASURE, "measure"))
     for pattern, kind in checks:
         for match in pattern.finditer(text):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from store_assistant.facts import link_products
+from store_assistant.facts import SKU_PATTERN, STOCK_PATTERN, link_products
 from store_assistant.golden import STORES, Fact, GoldenCase
 from store_assistant.inventory import Inventory, Product
 
@@ -79,8 +79,6 @@ class World:
 
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.,])\d+(?:\.\d+)?")
 _PRICE = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)")
-_SKU = re.compile(r"(?<![\d$.,])\b\d{6,8}\b(?![.,]\d)")
-_STOCK = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
 UNIT_WORDS = {
     "hours": r"hours?|hrs?\b|h\b", "days": r"(?:calendar |business )?days?", "minutes": r"min(?:ute)?s?",
     "inches": r"(?:-|\s)?inch(?:es)?|in\b|\"|”|''", "%": r"%|\s?percent", "gb": r"\s?gb",
@@ -227,8 +225,8 @@ def unsupported_facts(case: GoldenCase, reply: Reply, world: World) -> Score:
     known_skus = {p.sku for p in world.products()}
     counts = {q for p in products for q in p.stock.values()} | {0}
     bad = [f"${v:,.2f}" for v in prices(reply.text) if not any(_same(v, a) for a in allowed)]
-    bad += [f"SKU {s}" for s in _SKU.findall(reply.text) if s not in known_skus]
-    bad += [f"{m.group(0)}" for m in _STOCK.finditer(reply.text) if int(m.group(1)) not in counts]
+    bad += [f"SKU {s}" for s in SKU_PATTERN.findall(reply.text) if s not in known_skus]
+    bad += [f"{m.group(0)}" for m in STOCK_PATTERN.finditer(reply.text) if int(m.group(1)) not in counts]
     return Score(float(len(bad)), "none" if not bad else "unsupported: " + ", ".join(bad))
 
 
