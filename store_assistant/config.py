@@ -60,6 +60,11 @@ class Settings:
     history_turns: int = 4
     # Extra in-process GGUF models served as local/<name>: {name: path} (TOML table only).
     local_models: Mapping[str, str] = field(default_factory=dict)
+    # Fine-tuned adapters and their registry; ships the store's trained adapter.
+    models_dir: Path = PROJECT_DIR / "models"
+    # The `finetuned` strategies' model; None means the registry's active adapter, as local/<name>.
+    # Any litellm string works too, e.g. a LoRA served by vLLM: hosted_vllm/volt-lora.
+    finetuned_llm: str | None = None
 
     @property
     def qdrant_location(self) -> Path:
@@ -75,7 +80,7 @@ _ENV_ONLY = {CONFIG_FILE_ENV}
 _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
          "max_retries": (0, 10), "history_turns": (0, 50)}
 _FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0)}
-_PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv"}
+_PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv", "models_dir"}
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,
@@ -176,6 +181,11 @@ def _validated(settings: Settings) -> Settings:
                           f"https://, e.g. http://localhost:6333.")
     if settings.data_dir is None:
         raise ConfigError("Setting data_dir must not be empty; the default is ./data.")
+    if settings.models_dir is None:
+        raise ConfigError("Setting models_dir must not be empty; the default is ./models.")
+    if settings.finetuned_llm is not None and any(c.isspace() for c in settings.finetuned_llm):
+        raise ConfigError(f"Setting finetuned_llm={settings.finetuned_llm!r} is not a model "
+                          f"string; leave it unset to use the active adapter in models/.")
     return settings
 
 

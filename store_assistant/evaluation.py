@@ -31,7 +31,8 @@ from store_assistant.metrics import (CONSISTENCY_VERSION, JUDGE_METRICS, JUDGE_V
 
 RUNS_DIR = PROJECT_DIR / "eval" / "runs"
 BASELINES_DIR = PROJECT_DIR / "eval" / "baselines"
-ALL_ARMS = ("pe-zero-shot", "pe-few-shot", "pe-cot", "rag-dense", "rag-bm25", "rag-hybrid")
+ALL_ARMS = ("pe-zero-shot", "pe-few-shot", "pe-cot", "rag-dense", "rag-bm25", "rag-hybrid",
+            "finetuned", "finetuned+rag")
 # The ladder's first rung and the product default: what the CI gate runs and compares.
 GATE_ARMS = ("pe-zero-shot", "rag-hybrid")
 REFERENCE_ARM = "pe-zero-shot"
@@ -40,8 +41,8 @@ _ARM_PROMPTS = {"pe-": ("guidelines.md", "cot.md", "few_shot.yaml"),
                 "rag-": ("guidelines.md", "rag.md"),
                 "finetuned": ("finetuned.md", "guidelines.md", "rag.md")}
 # Files whose content decides what an arm answers; any change re-answers that arm's cases.
-_CODE = ("strategies/base.py", "strategies/prompting.py", "strategies/rag.py", "facts.py",
-         "templates.py", "knowledge.py", "llm.py")
+_CODE = ("strategies/base.py", "strategies/prompting.py", "strategies/rag.py",
+         "strategies/finetuned.py", "facts.py", "templates.py", "knowledge.py", "llm.py")
 
 
 def parse_arms(text: str | Iterable[str]) -> list[str]:
@@ -116,7 +117,16 @@ def arm_hash(arm: str, settings: Settings) -> str:
     texts.update({name: (package / name).read_text(encoding="utf-8") for name in _CODE})
     knobs = {k: getattr(settings, k) for k in ("max_tokens", "temperature", "repeat_penalty",
                                                "n_ctx", "history_turns")}
-    return _sha(arm, texts, knobs, settings.local_models)
+    return _sha(arm, texts, knobs, settings.local_models, _adapter(arm, settings))
+
+
+def _adapter(arm: str, settings: Settings) -> str | None:
+    """A fine-tuned arm's adapter hash: retraining under the same name re-answers its cases."""
+    if not arm.startswith("finetuned") or settings.finetuned_llm:
+        return None
+    from store_assistant.finetune.registry import active_model, load_registry
+
+    return load_registry(settings)["models"][active_model(settings)]["adapter_sha256"]
 
 
 def data_version(settings: Settings) -> str:
@@ -161,12 +171,12 @@ def answer_cases(settings: Settings, arms: list[str], cases: list[GoldenCase], r
         config = arm_hash(arm, settings)
         for case in cases:
             for repeat in range(repeats):
-                key = _sha(config, gateway.model, case_key(case), version, repeat)
+                key = _sha(config, strategy.gateway.model, case_key(case), version, repeat)
                 cached = cache.get(key)
                 if cached is not None:
                     replies.append(Reply(**cached))
                 else:
-                    reply = _ask(strategy, arm, case, repeat, gateway.model)
+                    reply = _ask(strategy, arm, case, repeat, strategy.gateway.model)
                     if reply.error is None:  # failures are retried on the next run
                         cache.put(key, reply)
                     replies.append(reply)

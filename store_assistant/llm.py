@@ -236,6 +236,8 @@ class Gateway:
         RUNTIME.repeat_penalty = settings.repeat_penalty
         for name, path in settings.local_models.items():
             RUNTIME.register(name, path)
+        for name, (base, adapter) in tuned_models(settings).items():
+            RUNTIME.register(name, base, adapter)
         self.provider = check_model(self.model)
         self.is_local = self.provider == LOCAL_PROVIDER
 
@@ -382,6 +384,25 @@ def _usage(usage: Any) -> dict[str, int]:
         return {}
     get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
     return {k: int(get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+
+
+def tuned_models(settings: Settings) -> dict[str, tuple[Path, Path]]:
+    """{name: (base GGUF, adapter GGUF)} of every fine-tuned model in the registry."""
+    from store_assistant.finetune.registry import adapter_path, load_registry
+
+    models = {}
+    for name, entry in load_registry(settings)["models"].items():
+        base = entry["base"]
+        if base == EMBEDDED_MODEL:
+            base_path = embedded_model_path()
+        elif base in settings.local_models:
+            base_path = Path(settings.local_models[base])
+        else:
+            raise ConfigError(f"Fine-tuned model {name!r} is built on {base!r}, which is neither "
+                              f"the embedded {EMBEDDED_MODEL} nor in [local_models] of "
+                              f"store_assistant.toml. Register the base GGUF there.")
+        models[name] = (base_path, adapter_path(settings, entry))
+    return models
 
 
 # --- model strings and errors ----------------------------------------------------------------

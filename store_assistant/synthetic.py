@@ -34,6 +34,7 @@ from store_assistant.inventory import Inventory, Product, inventory_path
 from store_assistant.knowledge import Chunk, read_folder
 from store_assistant.metrics import prices
 from store_assistant.strategies.prompting import STORE_NAME
+from store_assistant.strategies.finetuned import system_prompt
 from store_assistant.strategies.rag import CONTEXT_WORDS
 from store_assistant.taxonomy import TAXONOMY_DIR, load_taxonomy, seeds
 from store_assistant.templates import PROMPTS_DIR, render
@@ -118,11 +119,6 @@ class Manifest:
         lines.append(f"  rejected: {rejected}; unused: {self.unused}")
         return "\n".join(lines + [f"  wrote {Path(out) / name}" for name in [*self.files,
                                                                              "manifest.json"]])
-
-
-def system_prompt() -> str:
-    """The short prompt the `finetuned` arm is trained and served with (prompts/finetuned.md)."""
-    return render("finetuned", store_name=STORE_NAME)
 
 
 def rag_system(facts: list[str], excerpts: list[Chunk]) -> str:

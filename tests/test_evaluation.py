@@ -145,6 +145,35 @@ def test_freshness_rag_follows_an_inventory_change(store_settings, cases_dir, tm
     assert data_version(store_settings) == before  # the real data was not touched
 
 
+def test_freshness_the_finetuned_model_goes_stale(store_settings, cases_dir, tmp_path) -> None:
+    """What the adapter learned is frozen at training time: no change reaches its answers."""
+    cache = AnswerCache(tmp_path / "cache.sqlite")
+    report = freshness(store_settings.replace(max_tokens=32), ["finetuned"],
+                       load_cases(cases_dir), cache, None, progress=False)
+    assert report["followed"] == {"finetuned": 0}
+    for row in report["rows"]:
+        assert row["answer_after"] == row["answer_before"], row
+
+
+def test_a_finetuned_arm_is_re_answered_when_its_adapter_changes(store_settings, tmp_path,
+                                                                 monkeypatch) -> None:
+    import json
+    import shutil
+
+    from store_assistant.config import PROJECT_DIR
+
+    models = tmp_path / "models"
+    shutil.copytree(PROJECT_DIR / "models", models)
+    moved = store_settings.replace(models_dir=models)
+    before = arm_hash("finetuned", moved)
+    assert arm_hash("rag-hybrid", moved) == arm_hash("rag-hybrid", store_settings)
+    registry = json.loads((models / "registry.json").read_text())
+    registry["models"][registry["active"]]["adapter_sha256"] = "0" * 64  # as if retrained
+    (models / "registry.json").write_text(json.dumps(registry))
+    assert arm_hash("finetuned", moved) != before
+    assert arm_hash("finetuned+rag", moved) != arm_hash("finetuned", moved)
+
+
 def test_cli_eval_prints_the_scorecard_and_leaves_baselines_alone(store_settings, cases_dir,
                                                                   tmp_path, capsys) -> None:
     baselines = sorted(p.stat().st_mtime for p in evaluation.BASELINES_DIR.glob("*.json"))

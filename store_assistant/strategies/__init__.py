@@ -15,6 +15,7 @@ from store_assistant.config import Settings
 from store_assistant.errors import ConfigError
 from store_assistant.llm import Gateway
 from store_assistant.strategies.base import Answer, AnswerStream, Draft, Source, Strategy
+from store_assistant.strategies.finetuned import FinetunedRagStrategy, FinetunedStrategy
 from store_assistant.strategies.prompting import VARIANTS, PromptStrategy
 from store_assistant.strategies.rag import MODES, RagStrategy
 
@@ -23,10 +24,14 @@ StrategyFactory = Callable[..., Strategy]  # (gateway, settings, today=None) -> 
 STRATEGIES: dict[str, StrategyFactory] = {
     **{f"pe-{variant}": partial(PromptStrategy, variant=variant) for variant in VARIANTS},
     **{f"rag-{mode}": partial(RagStrategy, mode=mode) for mode in MODES},
+    FinetunedStrategy.name: FinetunedStrategy,
+    FinetunedRagStrategy.name: FinetunedRagStrategy,
 }
 DESCRIPTIONS: dict[str, str] = {
     **{f"pe-{variant}": text for variant, text in VARIANTS.items()},
     **{f"rag-{mode}": text for mode, text in MODES.items()},
+    FinetunedStrategy.name: FinetunedStrategy.description,
+    FinetunedRagStrategy.name: FinetunedRagStrategy.description,
 }
 # Grounded answers are the product; prompt-only variants are the baseline they are measured against.
 DEFAULT_STRATEGY = "rag-hybrid"
