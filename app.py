@@ -12,7 +12,8 @@ import streamlit as st
 from store_assistant.errors import DataError, StoreAssistantError
 from store_assistant.questions import validate_question
 from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
-from store_assistant.ui import cached_settings, cached_strategy, model_history, show_body
+from store_assistant.ui import (account, account_box, cached_settings, cached_strategy, is_manager,
+                                model_history, show_body)
 
 st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:")
 
@@ -76,6 +77,12 @@ def chat_page() -> None:
             show_body(reply)
 
 
+def sign_in_page() -> None:
+    st.title("Sign in")
+    st.info("The store assistant needs an account here: sign in in the sidebar. A manager creates "
+            "accounts with `store-assistant users add NAME --role staff`.", icon=":material/lock:")
+
+
 # --- navigation ------------------------------------------------------------------------------
 
 try:
@@ -84,11 +91,22 @@ except StoreAssistantError as exc:
     st.error(f"Settings problem: {exc}", icon=":material/settings:")
     st.stop()
 
-page = st.navigation([st.Page(chat_page, title="Chat", icon=":material/chat:", default=True),
-                      st.Page("store_assistant/pages/inventory.py", title="Inventory",
-                              icon=":material/inventory_2:", url_path="inventory"),
-                      st.Page("store_assistant/pages/scorecards.py", title="Scorecards",
-                              icon=":material/query_stats:", url_path="scorecards")])
+settings = cached_settings()
+try:
+    signed_in = account()
+    account_box("Manager sign-in" if not settings.staff_login else "Sign in")
+except StoreAssistantError as exc:  # e.g. a damaged accounts file: say so, stay up for chat
+    signed_in = None
+    st.sidebar.error(str(exc), icon=":material/lock:")
+pages = [st.Page(chat_page, title="Chat", icon=":material/chat:", default=True)]
+if settings.staff_login and not signed_in:
+    pages = [st.Page(sign_in_page, title="Sign in", icon=":material/login:", default=True)]
+if is_manager():  # other sessions do not get these pages at all, whatever URL they ask for
+    pages += [st.Page("store_assistant/pages/inventory.py", title="Inventory",
+                      icon=":material/inventory_2:", url_path="inventory"),
+              st.Page("store_assistant/pages/scorecards.py", title="Scorecards",
+                      icon=":material/query_stats:", url_path="scorecards")]
+page = st.navigation(pages)
 # The layout is set once per run, here: a second set_page_config with another layout in the same
 # run loses to the first in the browser after a rerun (the scorecards went narrow on every click).
 st.set_page_config(layout="wide" if page.url_path == "scorecards" else "centered")

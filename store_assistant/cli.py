@@ -145,7 +145,53 @@ def _parser() -> argparse.ArgumentParser:
     use = model_actions.add_parser("use", help="make NAME the model of the finetuned strategies")
     use.add_argument("name")
     use.set_defaults(handler=_model_use)
+
+    users = commands.add_parser("users", help="app accounts: staff and managers")
+    user_actions = users.add_subparsers(dest="action", required=True)
+    add = user_actions.add_parser("add", help="create an account (asks for the password)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("staff", "manager"), required=True)
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input (scripts), not a prompt")
+    add.set_defaults(handler=_users)
+    remove = user_actions.add_parser("remove", help="delete an account")
+    remove.add_argument("name")
+    remove.set_defaults(handler=_users)
+    accounts_list = user_actions.add_parser("list", help="accounts and roles")
+    accounts_list.set_defaults(handler=_users)
+    for action in (add, remove, accounts_list):
+        action.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
     return parser
+
+
+# --- users -----------------------------------------------------------------------------------
+
+def _users(args: argparse.Namespace) -> int:
+    from store_assistant import accounts
+    from store_assistant.config import load_settings
+
+    settings = load_settings({"data_dir": getattr(args, "data_dir", None)})
+    if args.action == "list":
+        users = accounts.load_users(settings)
+        if not users:
+            print("no accounts; add a manager with `store-assistant users add NAME --role manager`")
+        for name, user in sorted(users.items()):
+            print(f"{name}  {user['role']}  created {user.get('created', '?')}")
+        return EXIT_OK
+    if args.action == "remove":
+        accounts.remove_user(settings, args.name)
+        print(f"removed {args.name}")
+        return EXIT_OK
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise DataError("The two passwords differ; nothing was changed.")
+    accounts.add_user(settings, args.name, args.role, password)
+    print(f"added {args.name} ({args.role}) to {accounts.users_path(settings)}")
+    return EXIT_OK
 
 
 # --- model -----------------------------------------------------------------------------------

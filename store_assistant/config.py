@@ -60,6 +60,16 @@ class Settings:
     history_turns: int = 4
     # Extra in-process GGUF models served as local/<name>: {name: path} (TOML table only).
     local_models: Mapping[str, str] = field(default_factory=dict)
+    # Staff chat open to anyone on the store network (False) or behind an account (True). Manager
+    # pages always need a manager account.
+    staff_login: bool = False
+    # Answers with this model when `llm` fails (timeout, server error, rate limit), and says so on
+    # the answer; e.g. local/smollm2-135m, which needs no server. None: show the error instead.
+    fallback_llm: str | None = None
+    # After this many failures in a row a model is not called for `breaker_cooldown_s`: a dead
+    # endpoint costs one timeout per cool-down, not one per question.
+    breaker_failures: int = 3
+    breaker_cooldown_s: float = 30.0
     # Fine-tuned adapters and their registry; ships the store's trained adapter.
     models_dir: Path = PROJECT_DIR / "models"
     # The `finetuned` strategies' model; None means the registry's active adapter, as local/<name>.
@@ -78,8 +88,9 @@ class Settings:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_ONLY = {CONFIG_FILE_ENV}
 _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
-         "max_retries": (0, 10), "history_turns": (0, 50)}
-_FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0)}
+         "max_retries": (0, 10), "history_turns": (0, 50), "breaker_failures": (1, 100)}
+_FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0),
+           "breaker_cooldown_s": (0.0, 86400.0)}
 _PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv", "models_dir"}
 
 
@@ -135,6 +146,11 @@ def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _convert(name: str, value: Any) -> Any:
+    if name == "staff_login":
+        text = str(value).strip().lower()
+        if isinstance(value, bool) or text in ("true", "false", "1", "0", "yes", "no"):
+            return value if isinstance(value, bool) else text in ("true", "1", "yes")
+        raise ConfigError(f"Setting {name} must be true or false, got {value!r}.")
     if name in _INTS:
         low, high = _INTS[name]
         number = _number(name, value, int)
@@ -183,6 +199,9 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("Setting data_dir must not be empty; the default is ./data.")
     if settings.models_dir is None:
         raise ConfigError("Setting models_dir must not be empty; the default is ./models.")
+    if settings.fallback_llm is not None and any(c.isspace() for c in settings.fallback_llm):
+        raise ConfigError(f"Setting fallback_llm={settings.fallback_llm!r} is not a model string; "
+                          f"e.g. {DEFAULT_LLM}.")
     if settings.finetuned_llm is not None and any(c.isspace() for c in settings.finetuned_llm):
         raise ConfigError(f"Setting finetuned_llm={settings.finetuned_llm!r} is not a model "
                           f"string; leave it unset to use the active adapter in models/.")

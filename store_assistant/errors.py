@@ -17,6 +17,10 @@ class ModelError(StoreAssistantError):
     """The language model could not answer (missing weights, unreachable server, timeout...)."""
 
 
+class PromptTooLongError(ModelError):
+    """The question and its context do not fit the model's window: another model will not help."""
+
+
 class RetrievalError(StoreAssistantError):
     """The knowledge index could not be built or queried."""
 

@@ -23,7 +23,7 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from store_assistant.config import Settings
-from store_assistant.errors import ConfigError, ModelError
+from store_assistant.errors import ConfigError, ModelError, PromptTooLongError
 
 litellm.telemetry = False
 litellm.suppress_debug_info = True
@@ -219,6 +219,24 @@ class Completion:
     usage: dict[str, int] = field(default_factory=dict)
     cost_usd: float | None = 0.0  # None: the model has no known price (not the same as free)
     started: float = 0.0  # time.perf_counter() when the call began
+    fallback_from: str | None = None  # the configured model that failed, when the fallback answered
+    fallback_reason: str | None = None
+
+
+# --- the circuit breaker ---------------------------------------------------------------------
+
+@dataclass
+class Circuit:
+    """Failures in a row of one model at one address, shared by every Gateway in the process."""
+    failures: int = 0
+    opened: float | None = None  # time.monotonic() when it opened
+
+
+_CIRCUITS: dict[tuple[str, str | None], Circuit] = {}
+
+
+class CircuitOpenError(ModelError):
+    """The model failed too often just now and is being left alone for a while."""
 
 
 class Gateway:
@@ -240,6 +258,12 @@ class Gateway:
             RUNTIME.register(name, base, adapter)
         self.provider = check_model(self.model)
         self.is_local = self.provider == LOCAL_PROVIDER
+        self.circuit = _CIRCUITS.setdefault(
+            (self.model, None if self.is_local else settings.api_base), Circuit())
+        backup = settings.fallback_llm
+        # The fallback runs without a fallback of its own, and local models ignore api_base.
+        self.fallback = (Gateway(settings.replace(fallback_llm=None), backup)
+                         if backup and backup != self.model else None)
 
     def load(self) -> None:
         """Load a local model now (app start-up) instead of on the first question."""
@@ -248,26 +272,95 @@ class Gateway:
 
     def complete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
         started = time.perf_counter()
-        response = self._with_retries(lambda: litellm.completion(**self._kwargs(messages, params)))
+        try:
+            response = self._guarded(
+                lambda: self._with_retries(lambda: litellm.completion(**self._kwargs(messages, params))))
+        except ModelError as exc:
+            completion = self._fall_back(exc).complete(messages, **params)
+            return self._mark(completion, exc)
         return self._measured(response, started)
 
     def stream(self, messages: list[dict[str, str]], **params: Any) -> "TextStream":
         started = time.perf_counter()
-        kwargs = self._kwargs(messages, params, stream=True)
-        chunks = self._with_retries(lambda: litellm.completion(**kwargs))
+        try:
+            kwargs = self._kwargs(messages, params, stream=True)
+            chunks = self._guarded(lambda: self._with_retries(lambda: litellm.completion(**kwargs)))
+        except ModelError as exc:
+            stream = self._fall_back(exc).stream(messages, **params)
+            stream.fallback = (self.model, str(exc))
+            return stream
         return TextStream(self, iter(chunks), started)
 
     async def acomplete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
         started = time.perf_counter()
-        response = await self._awith_retries(
-            lambda: litellm.acompletion(**self._kwargs(messages, params)))
+        try:
+            self._check_circuit()
+            response = await self._awith_retries(
+                lambda: litellm.acompletion(**self._kwargs(messages, params)))
+        except ModelError as exc:
+            self._failed(exc)
+            completion = await self._fall_back(exc).acomplete(messages, **params)
+            return self._mark(completion, exc)
+        self._succeeded()
         return self._measured(response, started)
 
     async def astream(self, messages: list[dict[str, str]], **params: Any) -> "AsyncTextStream":
         started = time.perf_counter()
-        kwargs = self._kwargs(messages, params, stream=True)
-        chunks = await self._awith_retries(lambda: litellm.acompletion(**kwargs))
+        try:
+            self._check_circuit()
+            kwargs = self._kwargs(messages, params, stream=True)
+            chunks = await self._awith_retries(lambda: litellm.acompletion(**kwargs))
+        except ModelError as exc:
+            self._failed(exc)
+            stream = await self._fall_back(exc).astream(messages, **params)
+            stream.fallback = (self.model, str(exc))
+            return stream
+        self._succeeded()
         return AsyncTextStream(self, chunks, started)
+
+    # --- failover ---
+
+    def _guarded(self, call: Any) -> Any:
+        """Run `call` unless the circuit is open; count its failures."""
+        self._check_circuit()
+        try:
+            result = call()
+        except ModelError as exc:
+            self._failed(exc)
+            raise
+        self._succeeded()
+        return result
+
+    def _check_circuit(self) -> None:
+        opened = self.circuit.opened
+        if opened is None:
+            return
+        wait = opened + self.settings.breaker_cooldown_s - time.monotonic()
+        if wait > 0:
+            raise CircuitOpenError(f"{self.model} failed {self.circuit.failures} times in a row, so it "
+                             f"is not called again for {wait:.0f} s (circuit breaker). Check its "
+                             f"server, or set STORE_ASSISTANT_FALLBACK_LLM=local/{EMBEDDED_MODEL}.")
+        # Cool-down over: this call is the trial; one more failure re-opens the circuit.
+
+    def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, (PromptTooLongError, CircuitOpenError)):
+            return
+        self.circuit.failures += 1
+        if self.circuit.failures >= self.settings.breaker_failures:
+            self.circuit.opened = time.monotonic()
+
+    def _succeeded(self) -> None:
+        self.circuit.failures, self.circuit.opened = 0, None
+
+    def _fall_back(self, exc: ModelError) -> "Gateway":
+        """The fallback gateway, or the error again when there is none or it would not help."""
+        if self.fallback is None or isinstance(exc, PromptTooLongError):
+            raise exc
+        return self.fallback
+
+    def _mark(self, completion: Completion, exc: Exception) -> Completion:
+        completion.fallback_from, completion.fallback_reason = self.model, str(exc)
+        return completion
 
     # --- internals ---
 
@@ -331,6 +424,7 @@ class TextStream:
     def __init__(self, gateway: Gateway, chunks: Iterator[Any], started: float) -> None:
         self._gateway, self._chunks, self._started = gateway, chunks, started
         self.completion: Completion | None = None
+        self.fallback: tuple[str, str] | None = None  # (failed model, why), set by the gateway
 
     def __iter__(self) -> Iterator[str]:
         pieces, usage, ttft = [], {}, None
@@ -343,14 +437,19 @@ class TextStream:
                     pieces.append(piece)
                     yield piece
         except Exception as exc:
-            raise model_error(exc, self._gateway.model) from exc
+            error = model_error(exc, self._gateway.model)
+            self._gateway._failed(error)
+            raise error from exc
         self.completion = _finished(self._gateway, pieces, usage, ttft, self._started)
+        if self.fallback:
+            self.completion.fallback_from, self.completion.fallback_reason = self.fallback
 
 
 class AsyncTextStream:
     def __init__(self, gateway: Gateway, chunks: Any, started: float) -> None:
         self._gateway, self._chunks, self._started = gateway, chunks, started
         self.completion: Completion | None = None
+        self.fallback: tuple[str, str] | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
         pieces, usage, ttft = [], {}, None
@@ -363,8 +462,12 @@ class AsyncTextStream:
                     pieces.append(piece)
                     yield piece
         except Exception as exc:
-            raise model_error(exc, self._gateway.model) from exc
+            error = model_error(exc, self._gateway.model)
+            self._gateway._failed(error)
+            raise error from exc
         self.completion = _finished(self._gateway, pieces, usage, ttft, self._started)
+        if self.fallback:
+            self.completion.fallback_from, self.completion.fallback_reason = self.fallback
 
 
 def _read_chunk(chunk: Any) -> tuple[str, dict[str, int]]:
@@ -431,7 +534,7 @@ def model_error(exc: Exception, model: str) -> Exception:
         return exc
     detail = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300] if str(exc) else ""
     if isinstance(exc, litellm.ContextWindowExceededError):
-        return ModelError(f"The question and its context are too long for {model} ({detail}). "
+        return PromptTooLongError(f"The question and its context are too long for {model} ({detail}). "
                           f"Ask a shorter question or raise STORE_ASSISTANT_N_CTX.")
     if isinstance(exc, litellm.Timeout):
         return ModelError(f"{model} did not answer in time ({detail}). Try again, or raise "

@@ -7,6 +7,7 @@ through `escape()`, so a manual or inventory text can never render as a link, im
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import streamlit as st
@@ -94,6 +95,10 @@ def show_body(turn: dict) -> None:
     if not meta:
         return
     st.caption(caption(meta))
+    for flag in meta.get("flags", []):
+        if flag.startswith("fallback:"):
+            st.warning(f"{flag.split(':', 1)[1]} did not answer, so the backup model "
+                       f"{meta['model']} did.", icon=":material/sync_problem:")
     for source in meta.get("sources", []):
         if source["kind"] == "inventory":
             fact_card(source["id"])
@@ -121,3 +126,86 @@ def model_history(turns: list[dict]) -> list[dict[str, str]]:
             history += [{"role": "user", "content": question["content"]},
                         {"role": "assistant", "content": reply["content"]}]
     return history
+
+
+# --- accounts --------------------------------------------------------------------------------
+# Streamlit runs every page on the server, so the role in session_state is set only here, after a
+# password check or an OIDC login; a browser cannot write it. Manager pages are not even
+# registered for other sessions (see app.py), and each checks again with `require_manager`.
+
+MAX_ATTEMPTS, LOCKOUT_S = 5, 60
+
+
+def account() -> dict | None:
+    """{"name", "role"} of whoever is signed in to this session, or None."""
+    if "account" not in st.session_state and oidc_configured() and st.user.is_logged_in:
+        from store_assistant.accounts import load_users
+
+        email = str(st.user.get("email") or "")
+        entry = load_users(cached_settings()).get(email)
+        st.session_state["account"] = {"name": email,
+                                       "role": entry["role"] if entry else "staff"}
+    return st.session_state.get("account")
+
+
+def is_manager() -> bool:
+    found = account()
+    return bool(found and found["role"] == "manager")
+
+
+def require_manager() -> None:
+    """Stop the page unless a manager is signed in (the second lock behind the navigation)."""
+    if not is_manager():
+        st.error("Managers only. Sign in with a manager account in the sidebar.",
+                 icon=":material/lock:")
+        st.stop()
+
+
+def oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def account_box(title: str = "Manager sign-in") -> None:
+    """The sidebar's sign-in form, or who is signed in with a sign-out button."""
+    from store_assistant.accounts import has_manager, verify
+
+    found = account()
+    with st.sidebar:
+        if found:
+            st.caption(f"Signed in as **{escape(found['name'])}** ({found['role']})")
+            if st.button("Sign out", icon=":material/logout:"):
+                st.session_state.pop("account", None)
+                if oidc_configured():
+                    st.logout()
+                st.rerun()
+            return
+        if oidc_configured():
+            if st.button("Sign in", icon=":material/login:"):
+                st.login()
+            return
+        with st.expander(title, icon=":material/lock:"):
+            if not has_manager(cached_settings()):
+                st.caption("No manager account yet. On the server, run "
+                           "`store-assistant users add NAME --role manager`.")
+                return
+            with st.form("sign-in", border=False):
+                name = st.text_input("Account", key="sign_in_name")
+                password = st.text_input("Password", type="password", key="sign_in_password")
+                if not st.form_submit_button("Sign in"):
+                    return
+            failures = st.session_state.setdefault("sign_in_failures", [])
+            now = time.time()
+            failures[:] = [t for t in failures if now - t < LOCKOUT_S]
+            if len(failures) >= MAX_ATTEMPTS:
+                st.error(f"Too many failed attempts. Wait {LOCKOUT_S} s and try again.")
+                return
+            role = verify(cached_settings(), name.strip(), password)
+            if role is None:
+                failures.append(now)
+                st.error("Wrong account or password.")
+                return
+            st.session_state["account"] = {"name": name.strip(), "role": role}
+            st.rerun()

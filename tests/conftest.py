@@ -47,3 +47,19 @@ def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     ingest(settings, [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")],
            progress=False)
     return settings
+
+
+MANAGER_PASSWORD = "correct-horse-battery"
+
+
+def sign_in_as_manager(at, settings: Settings, name: str = "manager") -> None:
+    """Create the manager account if missing and sign in through the sidebar form (AppTest)."""
+    from store_assistant import accounts
+
+    if name not in accounts.load_users(settings):
+        accounts.add_user(settings, name, "manager", MANAGER_PASSWORD)
+        at.run()  # the sign-in form appears once a manager account exists
+    at.text_input(key="sign_in_name").set_value(name)
+    at.text_input(key="sign_in_password").set_value(MANAGER_PASSWORD)
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()

@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import TEST_MAX_TOKENS
+from tests.conftest import TEST_MAX_TOKENS, sign_in_as_manager
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -106,6 +106,7 @@ def test_rag_answer_shows_fact_card_and_sources(app: AppTest, monkeypatch, store
 def test_inventory_page_lists_products(app: AppTest, monkeypatch, store_settings) -> None:
     monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
     at = app.run()
+    sign_in_as_manager(at, store_settings)
     at.switch_page("store_assistant/pages/inventory.py")
     at.run()
     assert not at.exception
@@ -127,6 +128,7 @@ def test_inventory_edit_form_saves_with_audit(app: AppTest, monkeypatch, store_s
     product = inventory.products()[0]
     monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
     at = app.run()
+    sign_in_as_manager(at, store_settings, name="maria")
     at.switch_page("store_assistant/pages/inventory.py")
     at.run()
     try:
@@ -136,6 +138,6 @@ def test_inventory_edit_form_saves_with_audit(app: AppTest, monkeypatch, store_s
         assert not at.exception
         assert at.success[0].value == f"Saved {product.sku}."
         assert inventory.lookup(product.sku).price == pytest.approx(product.price + 5)
-        assert inventory.audit(limit=1, sku=product.sku)[0]["actor"] == "manager"
+        assert inventory.audit(limit=1, sku=product.sku)[0]["actor"] == "maria"  # who, not a role
     finally:
         inventory.update(product.sku, price=product.price, actor="test")

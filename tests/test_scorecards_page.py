@@ -14,9 +14,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from store_assistant import evaluation
+from store_assistant.config import load_settings
 from store_assistant.evaluation import results_from, update_baseline, write_run
 from store_assistant.golden import Fact, GoldenCase
 from store_assistant.metrics import Reply, Score
+from tests.conftest import sign_in_as_manager
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "store_assistant/pages/scorecards.py"
@@ -64,6 +66,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty runs folder for the page, and no committed baselines unless a test writes one."""
     folder = tmp_path / "runs"
     monkeypatch.setenv("EVAL_RUNS_DIR", str(folder))
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(evaluation, "BASELINES_DIR", tmp_path / "baselines")
     return folder
 
@@ -73,6 +76,7 @@ def open_page(runs: Path) -> AppTest:
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
+    sign_in_as_manager(at, load_settings())
     at.switch_page(PAGE)
     at.run()
     assert not at.exception

@@ -16,7 +16,7 @@ import streamlit as st
 
 from store_assistant.errors import StoreAssistantError
 from store_assistant.inventory import Inventory, Promotion, inventory_path
-from store_assistant.ui import cached_settings, escape, open_inventory
+from store_assistant.ui import account, cached_settings, escape, open_inventory, require_manager
 
 
 def inventory_page() -> None:
@@ -50,7 +50,7 @@ def inventory_page() -> None:
     if upload is not None and st.button("Apply import", key="apply_import"):
         try:
             report = store.import_csv(upload.getvalue().decode("utf-8", errors="replace"),
-                                      actor="manager", force=True)
+                                      actor=account()["name"], force=True)
             st.success(f"Imported: {report}")
         except StoreAssistantError as exc:
             st.error(f"Nothing was imported.\n\n{exc}")
@@ -86,7 +86,7 @@ def edit_form(store: Inventory, product) -> None:
                  if promo_price > 0 else "clear")
     try:
         store.update(product.sku, price=price, stock=stock, promotion=new_promo,
-                     expected_version=product.version, actor="manager")
+                     expected_version=product.version, actor=account()["name"])
         st.success(f"Saved {product.sku}.")
     except StoreAssistantError as exc:
         st.error(str(exc))
@@ -94,4 +94,5 @@ def edit_form(store: Inventory, product) -> None:
 
 
 
+require_manager()
 inventory_page()

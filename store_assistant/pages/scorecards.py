@@ -22,7 +22,7 @@ from store_assistant.errors import DataError
 from store_assistant.report import to_html
 from store_assistant.scorecard import (baseline_name, freshness_table, load_baseline, main_table,
                                        scorecard, to_csv, to_markdown)
-from store_assistant.ui import escape
+from store_assistant.ui import escape, require_manager
 
 # Not a STORE_ASSISTANT_* name: the settings loader rejects unknown variables with that prefix,
 # and only tests and demos point the page at another folder.
@@ -372,4 +372,5 @@ def exports(card: dict, run_id: str) -> None:
                                icon=":material/download:", width="stretch")
 
 
+require_manager()
 scorecards_page()

@@ -112,8 +112,12 @@ class Strategy(ABC):
                         latency_ms=(time.perf_counter() - started) * 1000,
                         ttft_ms=None if completion.ttft_ms is None else completion.ttft_ms + prep_ms,
                         usage=dict(completion.usage),
-                        cost_usd=completion.cost_usd, flags=[*draft.flags, *flags],
+                        cost_usd=completion.cost_usd,
+                        flags=[*draft.flags, *flags, *_fallback_flags(completion)],
                         reasoning=reasoning, retrieved=list(draft.retrieved))
+        if completion.fallback_from:
+            log.warning(json.dumps({"event": "fallback", "failed": completion.fallback_from,
+                                    "reason": completion.fallback_reason, "model": answer.model}))
         log.info(json.dumps({"event": "answer", "strategy": answer.strategy, "model": answer.model,
                              "latency_ms": round(answer.latency_ms, 1), "ttft_ms": answer.ttft_ms,
                              "usage": answer.usage, "flags": answer.flags}))
@@ -140,6 +144,11 @@ class AnswerStream:
             yield from self._stream
             completion = self._stream.completion
         self.answer = self._strategy._complete(self._draft, completion, self._started)
+
+
+def _fallback_flags(completion: Completion) -> list[str]:
+    """'fallback:openai/gpt-4o-mini' when the configured model failed and the fallback answered."""
+    return [f"fallback:{completion.fallback_from}"] if completion.fallback_from else []
 
 
 def _from_data(draft: Draft, model: str, started: float) -> Completion:
