@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,
     sku TEXT NOT NULL, field TEXT NOT NULL, old TEXT, new TEXT);
 CREATE INDEX IF NOT EXISTS audit_by_sku ON audit_log (sku, id);
+-- Append-only, enforced by the database, not by convention.
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS = ("sku, name, brand, category, model, price_cents, promo_price_cents, promo_start, "
