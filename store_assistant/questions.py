@@ -41,8 +41,16 @@ def validate_question(text: object) -> str:
 
 def validate_history(history: Iterable[Mapping[str, str]] | None) -> list[dict[str, str]]:
     """Earlier turns as [{"role": "user"|"assistant", "content": ...}], checked."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
+        raise DataError(f"The conversation history must be a list of turns, got "
+                        f"{type(history).__name__}.")
     turns = []
-    for i, turn in enumerate(history or ()):
+    for i, turn in enumerate(history):
+        if not isinstance(turn, Mapping):
+            raise DataError(f"Conversation turn {i} must be a mapping with role and content, got "
+                            f"{type(turn).__name__}.")
         role, content = turn.get("role"), turn.get("content")
         if role not in ROLES or not isinstance(content, str):
             raise DataError(f"Conversation turn {i} must have role 'user' or 'assistant' and "

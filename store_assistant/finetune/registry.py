@@ -40,12 +40,14 @@ def load_registry(settings: Settings) -> dict[str, Any]:
     if not isinstance(models, dict):
         raise ConfigError(f"{path} has no \"models\" table. Restore it with `git checkout {path}`.")
     for name, entry in models.items():
-        missing = [k for k in _REQUIRED if not isinstance(entry, dict) or not entry.get(k)]
+        missing = [k for k in _REQUIRED
+                   if not isinstance(entry, dict) or not isinstance(entry.get(k), str)
+                   or not entry.get(k)]
         if missing:
             raise ConfigError(f"{path}: model {name!r} lacks {', '.join(missing)}. Restore the "
                               f"file or retrain with `store-assistant model train`.")
     active = data.get("active")
-    if active is not None and active not in models:
+    if active is not None and (not isinstance(active, str) or active not in models):
         raise ConfigError(f"{path}: the active model {active!r} is not registered. Pick one with "
                           f"`store-assistant model use NAME` ({', '.join(models) or 'none'}).")
     return {"active": active, "models": models}
