@@ -228,6 +228,23 @@ def _numbers(text: str) -> set[float]:
     return {float(n.replace(",", "")) for n in _NUMBER.findall(text) if n.replace(",", "")}
 
 
+# Instructions aimed at the model inside a manual, policy or inventory text. Such an excerpt is
+# withheld from the prompt and from the grounding, so its figures cannot pass the guard.
+_INJECTED = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions|rules|prompt|"
+    r"guidelines)\b|\b(?:system prompt|maintenance mode|developer mode|jailbreak)\b|"
+    r"\byou are now\b|\bnew (?:system )?(?:instructions|rules)\b|\b(?:tell|inform) (?:the )?"
+    r"(?:staff|customers?) (?:that )?(?:it|everything) is free\b", re.IGNORECASE)
+
+
+def injected(text: str) -> bool:
+    """True when a document text addresses the model, e.g. 'IGNORE ALL PREVIOUS INSTRUCTIONS'.
+
+    'Ignore the rattle on first power-up' -> False (no instructions/rules/prompt nearby).
+    """
+    return bool(_INJECTED.search(text))
+
+
 def guard(answer: str, grounding: str, products: list[Product], today: date,
           fallback: str) -> GuardResult:
     """Check every figure in `answer` against `grounding` (facts + context + question).

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, Iterator, Mapping, Sequence
 
 from store_assistant.config import Settings
@@ -106,6 +108,8 @@ class Strategy(ABC):
     def _complete(self, draft: Draft, completion: Completion, started: float) -> Answer:
         """Post-process and log. Latency counts from `started`, so preparation (retrieval) is in it."""
         text, reasoning, flags = self._finish(completion.text, draft)
+        if leaks_instructions(text):  # "reveal your system prompt", obeyed: not shown to staff
+            text, flags = PROMPT_REFUSAL, [*flags, "prompt_leak_blocked"]
         prep_ms = (completion.started - started) * 1000
         answer = Answer(text=text, strategy=self.name, model=completion.model,
                         sources=list(draft.sources),
@@ -144,6 +148,37 @@ class AnswerStream:
             yield from self._stream
             completion = self._stream.completion
         self.answer = self._strategy._complete(self._draft, completion, self._started)
+
+
+# --- prompt-leak check ------------------------------------------------------------------------
+
+PROMPT_REFUSAL = ("Sorry, I can't share my instructions. Ask me about a product, a price, stock "
+                  "or a store policy.")
+_SHINGLE = 7  # words; store facts and excerpts are not instructions, so quoting them is fine
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9$']+", text.lower())
+    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+@lru_cache(maxsize=1)
+def _instruction_shingles() -> frozenset:
+    """Every 7-word run of the instruction prompts (not their facts or excerpts)."""
+    from store_assistant.templates import PROMPTS_DIR
+
+    texts = [path.read_text(encoding="utf-8") for path in PROMPTS_DIR.glob("*.md")
+             if path.stem in ("guidelines", "rag", "cot", "finetuned")]
+    return frozenset(set().union(*(_shingles(re.sub(r"\$\w+", " ", t)) for t in texts)))
+
+
+def leaks_instructions(text: str) -> bool:
+    """True when a reply repeats the instructions: three or more 7-word runs of them (9+ words).
+
+    'Store guidelines: - Greet briefly and stay polite. - Answer the question first' -> True;
+    one stock phrase like 'check the inventory screen' -> False.
+    """
+    return len(_shingles(text) & _instruction_shingles()) >= 3
 
 
 def _fallback_flags(completion: Completion) -> list[str]:

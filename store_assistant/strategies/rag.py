@@ -14,7 +14,7 @@ from datetime import date
 from store_assistant.config import Settings
 from store_assistant.errors import RetrievalError
 from store_assistant.facts import (asked_category, asks_inventory, budget, complete, fact_line,
-                                   guard, inventory_answer, is_choosing,
+                                   guard, injected, inventory_answer, is_choosing,
                                    is_follow_up,
                                    link_products, money, not_carried, recommend)
 from store_assistant.inventory import Inventory, inventory_path
@@ -91,7 +91,9 @@ class RagStrategy(Strategy):
             return draft
 
         facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
-        context_hits = self._within_budget(hits)
+        withheld = [h for h in hits if injected(h.chunk.text)]
+        flags += [f"excerpt_withheld:{h.chunk.id}" for h in withheld]
+        context_hits = self._within_budget([h for h in hits if h not in withheld])
         context = "\n\n".join(f"[{h.chunk.title} > {h.chunk.heading}]\n{h.chunk.text}"
                               for h in context_hits) or "(none found)"
         system = self._system + "\n\n" + render("rag", facts=facts, context=context)
