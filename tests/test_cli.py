@@ -74,7 +74,8 @@ def test_strategies_lists_the_registry(capsys: pytest.CaptureFixture) -> None:
     assert main(["strategies"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["pe-zero-shot", "pe-few-shot", "pe-cot",
-                                                   "rag-dense", "rag-bm25", "rag-hybrid"]
+                                                   "rag-dense", "rag-bm25", "rag-hybrid",
+                                                   "finetuned", "finetuned+rag"]
     assert "(default)" in lines[5]
 
 
