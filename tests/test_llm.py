@@ -10,10 +10,22 @@ import pytest
 
 from store_assistant.config import Settings
 from store_assistant.errors import ConfigError, ModelError
+from store_assistant import llm
 from store_assistant.llm import RUNTIME, Gateway, check_model
 
 QUESTION = [{"role": "system", "content": "You are a helpful store assistant."},
             {"role": "user", "content": "Name one thing a laptop needs to work."}]
+
+
+class WaitRecorder:
+    """The gateway's `time` with `sleep` recorded instead of slept. Patched into llm only: other
+    threads in the process (servers, loggers) keep the real time.sleep."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self.sleep = waits.append
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
 
 
 def test_complete_returns_text_usage_and_timing(gateway: Gateway) -> None:
@@ -107,7 +119,7 @@ def test_unreachable_server_is_a_model_error(settings: Settings) -> None:
 
 def test_rate_limits_are_retried_a_bounded_number_of_times(settings: Settings, monkeypatch) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
+    monkeypatch.setattr(llm, "time", WaitRecorder(waits))
     gateway = Gateway(settings.replace(max_retries=2), "openai/gpt-4o-mini")
     limited = litellm.RateLimitError("slow down", llm_provider="openai", model="gpt-4o-mini")
     with pytest.raises(ModelError, match="rate-limiting"):
@@ -117,7 +129,7 @@ def test_rate_limits_are_retried_a_bounded_number_of_times(settings: Settings, m
 
 def test_other_errors_are_not_retried(settings: Settings, monkeypatch) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
+    monkeypatch.setattr(llm, "time", WaitRecorder(waits))
     gateway = Gateway(settings.replace(max_retries=3), "openai/gpt-4o-mini")
     denied = litellm.AuthenticationError("bad key", llm_provider="openai", model="gpt-4o-mini")
     with pytest.raises(ModelError, match="rejected the credentials"):
@@ -139,7 +151,7 @@ def test_local_runtime_reloads_only_when_configuration_changes(gateway: Gateway)
 
 def test_timeouts_are_retried_then_explained(settings: Settings, monkeypatch) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
+    monkeypatch.setattr(llm, "time", WaitRecorder(waits))
     gateway = Gateway(settings.replace(max_retries=1), "openai/gpt-4o-mini")
     slow = litellm.Timeout("took too long", model="gpt-4o-mini", llm_provider="openai")
     with pytest.raises(ModelError, match="did not answer in time.*STORE_ASSISTANT_TIMEOUT_S"):
