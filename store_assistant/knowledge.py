@@ -11,6 +11,7 @@ our few hundred chunks), which keeps one source of truth on disk.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -481,3 +482,8 @@ def close_knowledge_bases() -> None:
         for kb in _OPEN.values():
             kb.close()
         _OPEN.clear()
+
+
+# Closed while the interpreter is still whole: left to qdrant-client's __del__ at shutdown, the
+# local client printed an ImportError traceback after every CLI answer.
+atexit.register(close_knowledge_bases)

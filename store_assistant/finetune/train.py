@@ -83,7 +83,8 @@ class TrainConfig:
         return self.alpha / self.rank
 
 
-_POSITIVE = {"batch_size", "batch_tokens", "rank", "alpha", "max_tokens", "patience", "threads"}
+_AT_LEAST_ONE = {"max_examples", "max_steps", "batch_size", "batch_tokens", "rank", "alpha",
+                 "max_tokens", "patience", "threads"}
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
@@ -144,7 +145,7 @@ def _convert(key: str, value: Any, default: Any, where: str) -> Any:
         return float(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad
-    if value < (1 if key in _POSITIVE or key in ("max_examples", "max_steps") else 0):
+    if value < (1 if key in _AT_LEAST_ONE else 0):
         raise bad
     return value
 
@@ -162,8 +163,7 @@ def _expected(key: str, default: Any) -> str:
         return "a number from 0 to below 1"
     if key == "epochs":
         return "a number of passes above 0, e.g. 2 or 1.5"
-    return "a whole number >= 1" if key in _POSITIVE or key in ("max_examples", "max_steps") \
-        else "a whole number >= 0"
+    return "a whole number >= 1" if key in _AT_LEAST_ONE else "a whole number >= 0"
 
 
 # --- data ------------------------------------------------------------------------------------
