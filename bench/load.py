@@ -39,8 +39,9 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN, ASSISTANT, USER = 0, "assistant", "user"  # RootContainer.MAIN; chat_message names
-CHAT_VALUE_FIELD = ("chat_input_value" if "chat_input_value" in WidgetState.DESCRIPTOR.fields_by_name
-                    else "string_trigger_value")
+# Streamlit 1.5x sent chat input text as string_trigger_value; newer ones as chat_input_value.
+CHAT_VALUE_FIELD = next(name for name in ("chat_input_value", "string_trigger_value")
+                        if name in WidgetState.DESCRIPTOR.fields_by_name)
 
 
 class Dropped(Exception):
@@ -91,6 +92,7 @@ class Render:
 
     def __init__(self) -> None:
         self.nodes: dict[tuple[int, ...], tuple[str, object]] = {}
+        self.text_at: dict[tuple[int, ...], float] = {}  # when text first appeared at a path
         self.chat_inputs: list = []  # ChatInput protos, in the order they were drawn
         self.selectboxes: dict[str, object] = {}  # Selectbox protos by label
 
@@ -105,40 +107,46 @@ class Render:
                 self.chat_inputs.append(proto)
             elif name == "selectbox":
                 self.selectboxes[proto.label] = proto
+            elif name == "markdown" and proto.body:
+                self.text_at.setdefault(path, time.monotonic())
             self.nodes[path] = (name, proto)
 
-    def under(self, prefix: tuple[int, ...]) -> list[tuple[str, object]]:
-        return [node for path, node in sorted(self.nodes.items())
+    def under(self, prefix: tuple[int, ...]) -> list[tuple[tuple[int, ...], str, object]]:
+        return [(path, kind, node) for path, (kind, node) in sorted(self.nodes.items())
                 if path[:len(prefix)] == prefix and len(path) > len(prefix)]
 
-    def outcome(self, question: str) -> tuple[str, str, str]:
-        """("answered" | "refused" | "failed", answer or message, answer caption) for `question`."""
+    def outcome(self, question: str) -> dict:
+        """answered / refused / failed for `question`, with the answer text or the message."""
         exceptions = [n.message for kind, n in self.nodes.values() if kind == "exception"]
         if exceptions:  # a traceback on the page is a failure even if an answer is there too
-            return "failed", f"exception: {exceptions[0]}", ""
+            return {"outcome": "failed", "detail": f"exception: {exceptions[0]}"}
         bubble = self.reply_to(question)
         if bubble is not None:
-            markdown = [n for kind, n in self.under(bubble) if kind == "markdown"]
-            texts = [n.body for n in markdown if n.element_type != Markdown.CAPTION]
-            captions = [n.body for n in markdown if n.element_type == Markdown.CAPTION]
-            if texts and texts[0].strip():
-                return "answered", texts[0], captions[0] if captions else ""
+            drawn = self.under(bubble)
+            texts = [n.body for _, kind, n in drawn
+                     if kind == "markdown" and n.element_type != Markdown.CAPTION]
+            captions = [n.body for _, kind, n in drawn
+                        if kind == "markdown" and n.element_type == Markdown.CAPTION]
+            if texts and texts[0].strip():  # streamed words came first, at the bubble's child
+                first = min(self.text_at.get(path, float("inf")) for path, _, _ in drawn)
+                return {"outcome": "answered", "detail": texts[0], "first_text_at": first,
+                        "caption": captions[0] if captions else ""}
         alerts = [n.body for _, (kind, n) in sorted(self.nodes.items())
                   if kind == "alert" and n.format in (Alert.ERROR, Alert.WARNING)]
         if alerts:
-            return "refused", alerts[-1], ""
-        return "failed", "no answer or message rendered", ""
+            return {"outcome": "refused", "detail": alerts[-1]}
+        return {"outcome": "failed", "detail": "no answer or message rendered"}
 
     def reply_to(self, question: str) -> tuple[int, ...] | None:
         """The assistant bubble drawn right after the last user bubble, if that one is `question`.
 
         Every run redraws the whole conversation, so the newest turn is the last pair."""
-        chats = [(path, node.chat_message.name) for path, (kind, node) in sorted(self.nodes.items())
-                 if kind == "block" and path[0] == MAIN and node.WhichOneof("type") == "chat_message"]
+        chats = [(path, node.chat_message.name) for path, kind, node in self.under((MAIN,))
+                 if kind == "block" and node.WhichOneof("type") == "chat_message"]
         users = [i for i, (_, name) in enumerate(chats) if name == USER]
         if not users or users[-1] + 1 == len(chats) or chats[users[-1] + 1][1] != ASSISTANT:
             return None
-        asked = [n.body for kind, n in self.under(chats[users[-1]][0]) if kind == "markdown"]
+        asked = [n.body for _, kind, n in self.under(chats[users[-1]][0]) if kind == "markdown"]
         return chats[users[-1] + 1][0] if asked[:1] == [question] else None
 
 
@@ -193,10 +201,11 @@ class ChatSession:
                 render.add(tuple(forward.metadata.delta_path), forward.delta)
             elif kind in ("new_session", "navigation"):
                 self.page_hash = getattr(forward, kind).page_script_hash or self.page_hash
-            elif kind == "script_finished" and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            elif kind == "script_finished":
                 if forward.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                     raise Dropped("the script did not compile")
-                return render
+                if forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:  # st.rerun()
+                    return render
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -204,29 +213,47 @@ class ChatSession:
             await socket.close()
 
 
-async def drive(index: int, args, questions: list[str], stop_at: float, t0: float,
+LOST = (Dropped, WebSocketException, OSError)  # the session is gone; a browser would reload
+
+
+async def warm_up(url: str, args, question: str) -> dict:
+    """One untimed answer first: it also loads the embedder and builds the BM25 index."""
+    session, start = ChatSession(url, args.timeout), time.monotonic()
+    try:
+        await session.open(args.strategy)
+        result = (await session.ask(question)).outcome(question)
+    except LOST as exc:
+        result = {"outcome": "failed", "detail": f"{type(exc).__name__}: {exc}"}
+    finally:
+        await session.close()
+    print(f"warm-up: {result['outcome']} in {time.monotonic() - start:.1f}s", flush=True)
+    return {"latency": round(time.monotonic() - start, 3), "outcome": result["outcome"],
+            "detail": result["detail"][:300]}
+
+
+async def drive(index: int, url: str, args, questions: list[str], t0: float,
                 records: list[dict]) -> None:
     """One session: ask the next question, wait for the run, repeat until the duration is up."""
-    session, turn = ChatSession(f"ws://127.0.0.1:{args.port}/_stcore/stream", args.timeout), 0
+    session, turn = ChatSession(url, args.timeout), 0
     try:
-        while time.monotonic() < stop_at:
+        while time.monotonic() < t0 + args.duration:
             question = questions[(index + turn) % len(questions)]
             start = time.monotonic()
             try:
                 if session.socket is None:
                     await session.open(args.strategy)
                     start = time.monotonic()
-                outcome, detail, caption = (await session.ask(question)).outcome(question)
-            except (Dropped, WebSocketException, OSError) as exc:
-                outcome, detail, caption = "failed", f"{type(exc).__name__}: {exc}", ""
+                result = (await session.ask(question)).outcome(question)
+            except LOST as exc:
+                result = {"outcome": "failed", "detail": f"{type(exc).__name__}: {exc}"}
                 await session.close()  # the next question gets a fresh session, as a reload would
                 await asyncio.sleep(1)  # a broken app must not become a tight reconnect loop
-            end = time.monotonic()
+            end, first = time.monotonic(), result.pop("first_text_at", None)
             records.append({"session": index, "question": question, "start": round(start - t0, 3),
                             "end": round(end - t0, 3), "latency": round(end - start, 3),
-                            "outcome": outcome, "detail": detail, "caption": caption})
-            print(f"[s{index}] {end - t0:6.1f}s {outcome:8} {end - start:5.1f}s  {question[:40]!r}"
-                  f" -> {detail[:90]!r}", flush=True)
+                            "first_text": round(first - start, 3) if first else None, **result})
+            print(f"[s{index}] {end - t0:6.1f}s {result['outcome']:8} {end - start:5.1f}s  "
+                  f"{question[:40]!r} -> {result['detail'][:90]!r}", flush=True)
             turn += 1
     finally:
         await session.close()
@@ -247,6 +274,7 @@ def percentile(values: list[float], q: float) -> float | None:
 def summarize(records: list[dict], sessions: int, log: Path) -> dict:
     answered = [r for r in records if r["outcome"] == "answered"]
     latencies = [r["latency"] for r in answered]
+    first_texts = [r["first_text"] for r in answered]
     elapsed = max((r["end"] for r in records), default=0.0)
     per_session = {}
     for index in range(sessions):
@@ -263,6 +291,8 @@ def summarize(records: list[dict], sessions: int, log: Path) -> dict:
            for outcome in ("answered", "refused", "failed")},
         "latency_p50": percentile(latencies, 0.5), "latency_p95": percentile(latencies, 0.95),
         "latency_max": max(latencies, default=None),
+        "first_text_p50": percentile(first_texts, 0.5),
+        "first_text_p95": percentile(first_texts, 0.95),
         "elapsed_s": elapsed,
         "answers_per_minute": len(answered) / elapsed * 60 if elapsed else 0.0,
         # Jain's index: 1.0 when every session got as many answers, 1/n when one got them all.
@@ -271,12 +301,14 @@ def summarize(records: list[dict], sessions: int, log: Path) -> dict:
         "median_latency_max": max(medians, default=None),
         "median_latency_min": min(medians, default=None),
         "per_session": per_session,
-        "app_log": str(log), "app_log_tracebacks": app_log.count("Traceback (most recent call last)"),
+        "app_log": str(log), "app_log_tracebacks": app_log.count("Traceback (most recent call"),
     }
 
 
 def table(config: dict, s: dict) -> str:
-    f = lambda v, d=1: "n/a" if v is None else f"{v:.{d}f}"  # noqa: E731
+    def f(value: float | None, digits: int = 1) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
     rows = [("sessions", config["sessions"]),
             ("duration (s)", f"{config['duration']} (measured {f(s['elapsed_s'])})"),
             ("strategy", config["strategy"] or "app default"),
@@ -284,6 +316,8 @@ def table(config: dict, s: dict) -> str:
             ("answered / refused / failed", f"{s['answered']} / {s['refused']} / {s['failed']}"),
             ("answer latency p50 / p95 / max (s)",
              f"{f(s['latency_p50'])} / {f(s['latency_p95'])} / {f(s['latency_max'])}"),
+            ("first words p50 / p95 (s)",
+             f"{f(s['first_text_p50'])} / {f(s['first_text_p95'])}"),
             ("throughput (answers/min)", f(s["answers_per_minute"], 2)),
             ("fairness: Jain's index of answers per session", f(s["jain_fairness"], 3)),
             ("per-session median latency max / min (s)",
@@ -314,6 +348,7 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "questions.txt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per request")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first answer")
     args = parser.parse_args()
     questions = [line.strip() for line in args.questions.read_text(encoding="utf-8").splitlines()
                  if line.strip() and not line.lstrip().startswith("#")]
@@ -325,13 +360,15 @@ def main() -> None:
     records: list[dict] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
     app = start_app(args.port, log)
-    interrupted = False
-    try:
-        t0 = time.monotonic()
+    url, interrupted = f"ws://127.0.0.1:{args.port}/_stcore/stream", False
 
-        async def everyone() -> None:
-            await asyncio.gather(*(drive(i, args, questions, t0 + args.duration, t0, records)
-                                   for i in range(args.sessions)))
+    async def everyone() -> None:
+        if not args.no_warmup:
+            config["warmup"] = await warm_up(url, args, questions[0])
+        t0 = time.monotonic()
+        await asyncio.gather(*(drive(i, url, args, questions, t0, records)
+                               for i in range(args.sessions)))
+    try:
         asyncio.run(everyone())
     except KeyboardInterrupt:
         interrupted = True

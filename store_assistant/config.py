@@ -54,6 +54,9 @@ class Settings:
     repeat_penalty: float = 1.1
     # Remote calls give up after this long, so the app never hangs on a dead server.
     timeout_s: float = 60.0
+    # In-process models answer one question at a time, in arrival order. An answer takes 2-10 s on
+    # 2 cores, so 8 sessions queue for under a minute; past this wait staff get "busy, ask again".
+    queue_timeout_s: float = 90.0
     # Only rate limits and timeouts are retried; more retries just delay the error.
     max_retries: int = 2
     # Follow-ups need the last few turns; every older turn only adds prompt time.
@@ -90,6 +93,7 @@ _ENV_ONLY = {CONFIG_FILE_ENV}
 _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
          "max_retries": (0, 10), "history_turns": (0, 50), "breaker_failures": (1, 100)}
 _FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0),
+           "queue_timeout_s": (0.1, 3600.0),
            "breaker_cooldown_s": (0.0, 86400.0)}
 _PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv", "models_dir"}
 

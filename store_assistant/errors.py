@@ -21,6 +21,10 @@ class PromptTooLongError(ModelError):
     """The question and its context do not fit the model's window: another model will not help."""
 
 
+class ModelBusyError(ModelError):
+    """An in-process model had too long a queue of questions: ask again, nothing is broken."""
+
+
 class RetrievalError(StoreAssistantError):
     """The knowledge index could not be built or queried."""
 

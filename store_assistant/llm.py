@@ -13,6 +13,8 @@ import asyncio
 import importlib.metadata
 import threading
 import time
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -23,7 +25,7 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from store_assistant.config import Settings
-from store_assistant.errors import ConfigError, ModelError, PromptTooLongError
+from store_assistant.errors import ConfigError, ModelBusyError, ModelError, PromptTooLongError
 
 litellm.telemetry = False
 litellm.suppress_debug_info = True
@@ -42,10 +44,45 @@ class LocalModelSpec:
     lora: Path | None = None
 
 
+class FairLock:
+    """A lock granted in arrival order, with a bounded wait.
+
+    `threading.Lock` promises no order: under load a session can be overtaken again and again
+    while others are served. Here each caller takes a place in a queue and the lock passes to the
+    head of it, so with 8 sessions asking, each waits for at most the 7 answers queued before it.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._held = False
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        me = object()
+        with self._turn:
+            self._queue.append(me)
+            if not self._turn.wait_for(lambda: not self._held and self._queue[0] is me, timeout):
+                self._queue.remove(me)
+                self._turn.notify_all()  # the one behind may now be at the head
+                return False
+            self._queue.popleft()
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        with self._turn:
+            self._held = False
+            self._turn.notify_all()
+
+
 @dataclass
 class _Loaded:
     llama: Any
-    lock: threading.Lock
+    lock: FairLock
     config: tuple
 
 
@@ -63,8 +100,9 @@ def embedded_model_path() -> Path:
 class LocalRuntime(CustomLLM):
     """Serves registered GGUF models (optionally with a LoRA adapter) in this process.
 
-    A `Llama` object is not thread-safe, so each model has a lock held for the whole generation;
-    concurrent callers queue in arrival order. Async calls run in a worker thread.
+    A `Llama` object is not thread-safe, so each model has a FairLock held for the whole
+    generation: concurrent callers queue in arrival order, and one that waits longer than
+    `queue_timeout_s` gets a ModelBusyError. Async calls run in a worker thread.
     """
 
     def __init__(self) -> None:
@@ -74,6 +112,7 @@ class LocalRuntime(CustomLLM):
         self._load_lock = threading.Lock()
         # Process-wide, set from the settings by each Gateway: one llama.cpp runtime per process.
         self.n_ctx, self.threads, self.repeat_penalty = 4096, 2, 1.1
+        self.queue_timeout_s = 90.0
 
     def register(self, name: str, gguf: Path | str, lora: Path | str | None = None) -> None:
         spec = LocalModelSpec(Path(gguf), Path(lora) if lora else None)
@@ -110,7 +149,7 @@ class LocalRuntime(CustomLLM):
                 except (ValueError, RuntimeError) as exc:
                     raise ModelError(f"Could not load {spec.gguf} for local/{name}: {exc}. "
                                      f"Is it a GGUF file? Reinstall with `make install`.") from exc
-                loaded = self._loaded[name] = _Loaded(llama, threading.Lock(), config)
+                loaded = self._loaded[name] = _Loaded(llama, FairLock(), config)
         return loaded
 
     # litellm calls these four with `model` already stripped of the "local/" prefix.
@@ -119,7 +158,7 @@ class LocalRuntime(CustomLLM):
                    model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
                    logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
         loaded = self.load(model)
-        with loaded.lock:
+        with self._turn(loaded, model):
             self._check_context(loaded, model, messages, optional_params)
             out = loaded.llama.create_chat_completion(messages=messages,
                                                       **self.sampling(optional_params))
@@ -134,7 +173,7 @@ class LocalRuntime(CustomLLM):
                   logging_obj: Any, optional_params: dict, *args: Any,
                   **kwargs: Any) -> Iterator[GenericStreamingChunk]:
         loaded = self.load(model)
-        with loaded.lock:
+        with self._turn(loaded, model):
             prompt_tokens = self._check_context(loaded, model, messages, optional_params)
             chunks = loaded.llama.create_chat_completion(messages=messages, stream=True,
                                                           **self.sampling(optional_params))
@@ -163,6 +202,20 @@ class LocalRuntime(CustomLLM):
                 yield chunk
         finally:
             chunks.close()
+
+    @contextmanager
+    def _turn(self, loaded: _Loaded, model: str) -> Iterator[None]:
+        """Hold the model for one generation, after the callers that came first."""
+        waiting = loaded.lock.waiting
+        if not loaded.lock.acquire(timeout=self.queue_timeout_s):
+            raise ModelBusyError(f"local/{model} is busy: {waiting + 1} question(s) were ahead of "
+                                 f"this one for {self.queue_timeout_s:.0f} s. Ask again in a "
+                                 f"moment; for more staff at once, serve a bigger model elsewhere "
+                                 f"(STORE_ASSISTANT_LLM=ollama/llama3.2).")
+        try:
+            yield
+        finally:
+            loaded.lock.release()
 
     def sampling(self, params: dict) -> dict:
         """llama.cpp sampling arguments from litellm's optional_params (benchmarks reuse this)."""
@@ -252,6 +305,7 @@ class Gateway:
         self.model = model or settings.llm
         RUNTIME.n_ctx, RUNTIME.threads = settings.n_ctx, settings.threads
         RUNTIME.repeat_penalty = settings.repeat_penalty
+        RUNTIME.queue_timeout_s = settings.queue_timeout_s
         for name, path in settings.local_models.items():
             RUNTIME.register(name, path)
         for name, (base, adapter) in tuned_models(settings).items():
@@ -343,8 +397,8 @@ class Gateway:
         # Cool-down over: this call is the trial; one more failure re-opens the circuit.
 
     def _failed(self, exc: Exception) -> None:
-        if isinstance(exc, (PromptTooLongError, CircuitOpenError)):
-            return
+        if isinstance(exc, (PromptTooLongError, CircuitOpenError, ModelBusyError)):
+            return  # the endpoint is fine: the question was too long, or the queue too
         self.circuit.failures += 1
         if self.circuit.failures >= self.settings.breaker_failures:
             self.circuit.opened = time.monotonic()
@@ -528,10 +582,22 @@ def check_model(model: str) -> str:
     return provider
 
 
+def _ours(exc: BaseException | None) -> Exception | None:
+    """Our own error in `exc`'s chain: litellm wraps what a custom handler raises mid-stream."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (ModelError, ConfigError)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def model_error(exc: Exception, model: str) -> Exception:
     """Translate a litellm failure into a ModelError that says what to do."""
-    if isinstance(exc, (ModelError, ConfigError)):
-        return exc
+    ours = _ours(exc)
+    if ours is not None:  # ours, raised inside the runtime, possibly wrapped by litellm
+        return ours
     detail = str(getattr(exc, "message", "") or exc).strip().splitlines()[0][:300] if str(exc) else ""
     if isinstance(exc, litellm.ContextWindowExceededError):
         return PromptTooLongError(f"The question and its context are too long for {model} ({detail}). "

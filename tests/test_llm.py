@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import litellm
 import pytest
 
 from store_assistant.config import Settings
-from store_assistant.errors import ConfigError, ModelError
+from store_assistant.errors import ConfigError, ModelBusyError, ModelError
 from store_assistant import llm
-from store_assistant.llm import RUNTIME, Gateway, check_model
+from store_assistant.llm import RUNTIME, FairLock, Gateway, check_model
 
 QUESTION = [{"role": "system", "content": "You are a helpful store assistant."},
             {"role": "user", "content": "Name one thing a laptop needs to work."}]
@@ -77,6 +78,60 @@ def test_concurrent_async_calls_are_serialised_not_corrupted(gateway: Gateway) -
         return [r.text for r in results]
 
     assert asyncio.run(run()) == [expected, expected]
+
+
+def test_fair_lock_serves_callers_in_arrival_order() -> None:
+    lock = FairLock()
+    assert lock.acquire(timeout=1)
+    served: list[int] = []
+
+    def ask(n: int) -> None:
+        assert lock.acquire(timeout=30)
+        served.append(n)
+        lock.release()
+
+    threads = []
+    for n in range(6):  # each joins the queue only once the one before it is in it
+        threads.append(threading.Thread(target=ask, args=(n,)))
+        threads[-1].start()
+        deadline = time.monotonic() + 10
+        while lock.waiting < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert lock.waiting == n + 1
+    lock.release()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert served == list(range(6))
+
+
+def test_fair_lock_gives_up_after_the_timeout_and_leaves_the_queue() -> None:
+    lock = FairLock()
+    assert lock.acquire()
+    started = time.monotonic()
+    assert not lock.acquire(timeout=0.2)
+    assert time.monotonic() - started >= 0.2
+    assert lock.waiting == 0
+    lock.release()
+    assert lock.acquire(timeout=0.2)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_busy_local_model_refuses_cleanly_and_is_not_counted_as_broken(
+        settings: Settings, gateway: Gateway, streamed: bool) -> None:
+    busy = Gateway(settings.replace(queue_timeout_s=0.3))
+    loaded = RUNTIME.load("smollm2-135m")
+    assert loaded.lock.acquire(timeout=60)  # another session's answer, still generating
+    try:
+        with pytest.raises(ModelBusyError, match="local/smollm2-135m is busy: 1 question"):
+            if streamed:
+                "".join(busy.stream(QUESTION))
+            else:
+                busy.complete(QUESTION)
+    finally:
+        loaded.lock.release()
+    assert busy.circuit.failures == 0  # a queue is not a failure: no circuit breaker, no fallback
+    assert len(busy.complete(QUESTION).text.split()) >= 3  # served once the model is free
+    RUNTIME.queue_timeout_s = gateway.settings.queue_timeout_s
 
 
 def test_context_too_long_is_a_model_error_that_says_what_to_do(gateway: Gateway) -> None:
