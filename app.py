@@ -7,15 +7,19 @@ Failures are shown as messages, not tracebacks.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import streamlit as st
 
 from store_assistant.errors import DataError, StoreAssistantError
 from store_assistant.questions import validate_question
 from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
-from store_assistant.ui import (account, account_box, cached_settings, cached_strategy, is_manager,
-                                model_history, show_body)
+from store_assistant.ui import (account, account_box, answer_log_here, cached_settings,
+                                cached_strategy, is_manager, model_history, show_body)
 
 st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:")
+log = logging.getLogger("store_assistant.app")
 
 
 # --- staff chat ------------------------------------------------------------------------------
@@ -59,6 +63,7 @@ def chat_page() -> None:
         show_body(turns[-1])
     with st.chat_message("assistant"):
         placeholder = st.empty()
+        started = time.perf_counter()
         try:
             stream = cached_strategy(strategy_name, settings.llm).stream(question, history)
             streamed = ""
@@ -69,12 +74,25 @@ def chat_page() -> None:
             meta = {key: getattr(answer, key) for key in
                     ("strategy", "model", "latency_ms", "ttft_ms", "usage", "flags", "reasoning")}
             meta["sources"] = [source.__dict__ for source in answer.sources]
+            meta["id"] = _logged(lambda: answer_log_here().record_answer(question, answer))
             reply = {"role": "assistant", "content": answer.text, "meta": meta}
         except StoreAssistantError as exc:
+            latency_ms = (time.perf_counter() - started) * 1000
+            _logged(lambda: answer_log_here().record_error(question, strategy_name, settings.llm,
+                                                          latency_ms, exc))
             reply = {"role": "assistant", "content": str(exc), "error": True}
         turns.append(reply)
         with placeholder.container():
             show_body(reply)
+
+
+def _logged(write) -> str | None:
+    """Log an answer or error; a full disk must not cost staff the answer they are waiting for."""
+    try:
+        return write()
+    except OSError as exc:
+        log.error("the answer log could not be written: %s", exc)
+        return None
 
 
 def sign_in_page() -> None:
@@ -105,9 +123,11 @@ if is_manager():  # other sessions do not get these pages at all, whatever URL t
     pages += [st.Page("store_assistant/pages/inventory.py", title="Inventory",
                       icon=":material/inventory_2:", url_path="inventory"),
               st.Page("store_assistant/pages/scorecards.py", title="Scorecards",
-                      icon=":material/query_stats:", url_path="scorecards")]
+                      icon=":material/query_stats:", url_path="scorecards"),
+              st.Page("store_assistant/pages/operations.py", title="Operations",
+                      icon=":material/monitoring:", url_path="operations")]
 page = st.navigation(pages)
 # The layout is set once per run, here: a second set_page_config with another layout in the same
 # run loses to the first in the browser after a rerun (the scorecards went narrow on every click).
-st.set_page_config(layout="wide" if page.url_path == "scorecards" else "centered")
+st.set_page_config(layout="wide" if page.url_path in ("scorecards", "operations") else "centered")
 page.run()

@@ -216,18 +216,31 @@ class ChatSession:
 LOST = (Dropped, WebSocketException, OSError)  # the session is gone; a browser would reload
 
 
-async def warm_up(url: str, args, question: str) -> dict:
-    """One untimed answer first: it also loads the embedder and builds the BM25 index."""
-    session, start = ChatSession(url, args.timeout), time.monotonic()
+async def ask_once(session: ChatSession, question: str, strategy: str | None) -> dict:
+    """One question, timed from its send; a lost session is closed, so the next one reopens."""
+    start = time.monotonic()
     try:
-        await session.open(args.strategy)
+        if session.socket is None:
+            await session.open(strategy)
+            start = time.monotonic()
         result = (await session.ask(question)).outcome(question)
     except LOST as exc:
         result = {"outcome": "failed", "detail": f"{type(exc).__name__}: {exc}"}
+        await session.close()
+    end, first = time.monotonic(), result.pop("first_text_at", None)
+    return {"question": question, "start": start, "end": end, "latency": round(end - start, 3),
+            "first_text": round(first - start, 3) if first else None, **result}
+
+
+async def warm_up(url: str, args, question: str) -> dict:
+    """One untimed answer first: it also loads the embedder and builds the BM25 index."""
+    session = ChatSession(url, args.timeout)
+    try:
+        result = await ask_once(session, question, args.strategy)
     finally:
         await session.close()
-    print(f"warm-up: {result['outcome']} in {time.monotonic() - start:.1f}s", flush=True)
-    return {"latency": round(time.monotonic() - start, 3), "outcome": result["outcome"],
+    print(f"warm-up: {result['outcome']} in {result['latency']:.1f}s", flush=True)
+    return {"latency": result["latency"], "outcome": result["outcome"],
             "detail": result["detail"][:300]}
 
 
@@ -237,23 +250,16 @@ async def drive(index: int, url: str, args, questions: list[str], t0: float,
     session, turn = ChatSession(url, args.timeout), 0
     try:
         while time.monotonic() < t0 + args.duration:
-            question = questions[(index + turn) % len(questions)]
-            start = time.monotonic()
-            try:
-                if session.socket is None:
-                    await session.open(args.strategy)
-                    start = time.monotonic()
-                result = (await session.ask(question)).outcome(question)
-            except LOST as exc:
-                result = {"outcome": "failed", "detail": f"{type(exc).__name__}: {exc}"}
-                await session.close()  # the next question gets a fresh session, as a reload would
+            record = await ask_once(session, questions[(index + turn) % len(questions)],
+                                    args.strategy)
+            if session.socket is None:
                 await asyncio.sleep(1)  # a broken app must not become a tight reconnect loop
-            end, first = time.monotonic(), result.pop("first_text_at", None)
-            records.append({"session": index, "question": question, "start": round(start - t0, 3),
-                            "end": round(end - t0, 3), "latency": round(end - start, 3),
-                            "first_text": round(first - start, 3) if first else None, **result})
-            print(f"[s{index}] {end - t0:6.1f}s {result['outcome']:8} {end - start:5.1f}s  "
-                  f"{question[:40]!r} -> {result['detail'][:90]!r}", flush=True)
+            record.update(session=index, start=round(record["start"] - t0, 3),
+                          end=round(record["end"] - t0, 3))
+            records.append(record)
+            print(f"[s{index}] {record['end']:6.1f}s {record['outcome']:8} "
+                  f"{record['latency']:5.1f}s  {record['question'][:40]!r} -> "
+                  f"{record['detail'][:90]!r}", flush=True)
             turn += 1
     finally:
         await session.close()

@@ -161,7 +161,56 @@ def _parser() -> argparse.ArgumentParser:
     accounts_list.set_defaults(handler=_users)
     for action in (add, remove, accounts_list):
         action.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+
+    feedback = commands.add_parser("feedback", help="staff corrections from the answer log")
+    feedback_actions = feedback.add_subparsers(dest="action", required=True)
+    export = feedback_actions.add_parser(
+        "export", help="👎 answers with a correction -> candidate eval cases and fine-tuning seeds")
+    export.add_argument("--out", type=Path, required=True, help="folder for the two YAML files")
+    export.add_argument("--days", type=int, default=None, help="only the last N days")
+    export.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+    export.set_defaults(handler=_feedback_export)
     return parser
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+def _feedback_export(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    from store_assistant.answer_log import (answer_log, candidate_cases, candidate_seeds,
+                                            corrections)
+    from store_assistant.config import load_settings
+
+    if args.days is not None and args.days < 1:
+        raise DataError(f"--days must be 1 or more, not {args.days}.")
+    settings = load_settings({"data_dir": args.data_dir})
+    since = date.today() - timedelta(days=args.days - 1) if args.days else None
+    answers, unreadable = answer_log(settings).read(since=since)
+    if unreadable:
+        print(f"warning: {unreadable} unreadable line(s) in the log were left out", file=sys.stderr)
+    fixed = corrections(answers)
+    if not fixed:
+        print(f"no corrected answers in the log ({len(answers)} answers read); nothing written")
+        return EXIT_OK
+    written = []
+    for name, text in (("feedback-cases.yaml", candidate_cases(answers)),
+                       ("feedback-seeds.yaml", candidate_seeds(answers))):
+        path = args.out / name
+        _write_text_atomic(path, text)
+        written.append(str(path))
+    print(f"{len(fixed)} corrected answer(s) -> {', '.join(written)}. Review them before use: "
+          f"the files say how.")
+    return EXIT_OK
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 # --- users -----------------------------------------------------------------------------------

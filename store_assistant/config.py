@@ -73,6 +73,9 @@ class Settings:
     # endpoint costs one timeout per cool-down, not one per question.
     breaker_failures: int = 3
     breaker_cooldown_s: float = 30.0
+    # The app's answer log (data/answer-log/, a file per day) keeps this many days: a quarter is
+    # enough to see a trend, and at ~1 KB an answer even a busy store stays in the megabytes.
+    answer_log_days: int = 90
     # Fine-tuned adapters and their registry; ships the store's trained adapter.
     models_dir: Path = PROJECT_DIR / "models"
     # The `finetuned` strategies' model; None means the registry's active adapter, as local/<name>.
@@ -91,7 +94,8 @@ class Settings:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _ENV_ONLY = {CONFIG_FILE_ENV}
 _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
-         "max_retries": (0, 10), "history_turns": (0, 50), "breaker_failures": (1, 100)}
+         "max_retries": (0, 10), "history_turns": (0, 50), "breaker_failures": (1, 100),
+         "answer_log_days": (1, 3650)}
 _FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0),
            "queue_timeout_s": (0.1, 3600.0),
            "breaker_cooldown_s": (0.0, 86400.0)}

@@ -10,6 +10,7 @@ llama-cpp-python, so `local/smollm2-135m` and `ollama/llama3.2` are the same cod
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.metadata
 import threading
 import time
@@ -152,6 +153,14 @@ class LocalRuntime(CustomLLM):
                 loaded = self._loaded[name] = _Loaded(llama, FairLock(), config)
         return loaded
 
+    def close(self) -> None:
+        """Free every loaded model that is not generating. Run at exit: left to llama.cpp's
+        __del__ while the interpreter is torn down, it printed a TypeError traceback."""
+        for loaded in list(self._loaded.values()):
+            if loaded.lock.acquire(timeout=1):
+                loaded.llama.close()
+        self._loaded.clear()
+
     # litellm calls these four with `model` already stripped of the "local/" prefix.
 
     def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
@@ -259,6 +268,7 @@ litellm.custom_provider_map = [
     {"provider": LOCAL_PROVIDER, "custom_handler": RUNTIME},
 ]
 litellm.utils.custom_llm_setup()
+atexit.register(RUNTIME.close)
 
 
 # --- the gateway -----------------------------------------------------------------------------

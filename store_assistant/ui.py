@@ -12,7 +12,9 @@ from datetime import date
 
 import streamlit as st
 
+from store_assistant.answer_log import MAX_CORRECTION, AnswerLog, answer_log
 from store_assistant.config import Settings, load_settings
+from store_assistant.errors import DataError
 from store_assistant.facts import money
 from store_assistant.inventory import Inventory, inventory_path
 from store_assistant.llm import Gateway
@@ -112,6 +114,48 @@ def show_body(turn: dict) -> None:
     if meta.get("reasoning"):
         with st.expander("Reasoning (hidden from the reply)"):
             st.text(meta["reasoning"])
+    if meta.get("id"):
+        feedback_box(turn)
+
+
+# --- staff feedback --------------------------------------------------------------------------
+
+def answer_log_here() -> AnswerLog:
+    return answer_log(cached_settings())
+
+
+def feedback_box(turn: dict) -> None:
+    """👍/👎 under an answer and, after 👎, an optional correction: logged for the managers."""
+    answer_id = turn["meta"]["id"]
+    key = f"rating-{answer_id}"
+    st.feedback("thumbs", key=key, on_change=_rated, args=(answer_id, key))
+    if st.session_state.get(key) != 0:  # 0 is 👎
+        return
+    if turn.get("correction"):
+        st.caption("Correction sent, thank you. A manager reviews it before it is used.")
+        return
+    with st.form(f"fix-{answer_id}", border=False, clear_on_submit=True):
+        text = st.text_area("What should it have said? (optional)", max_chars=MAX_CORRECTION,
+                            key=f"fix-text-{answer_id}")
+        if not st.form_submit_button("Send correction", icon=":material/send:"):
+            return
+    try:
+        answer_log_here().record_feedback(answer_id, "down", text)
+    except (DataError, OSError) as exc:
+        st.error(f"The correction was not saved: {exc}", icon=":material/error:")
+        return
+    turn["correction"] = text.strip() or None
+    st.rerun()
+
+
+def _rated(answer_id: str, key: str) -> None:
+    rating = {0: "down", 1: "up"}.get(st.session_state.get(key))
+    if rating is None:  # un-clicked: the last rating given stands in the log
+        return
+    try:
+        answer_log_here().record_feedback(answer_id, rating)
+    except (DataError, OSError) as exc:
+        st.toast(f"The rating was not saved: {exc}", icon=":material/error:")
 
 
 def model_history(turns: list[dict]) -> list[dict[str, str]]:
