@@ -16,7 +16,8 @@ from store_assistant.errors import DataError, StoreAssistantError
 from store_assistant.questions import validate_question
 from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
 from store_assistant.ui import (account, account_box, answer_log_here, cached_settings,
-                                cached_strategy, is_manager, model_history, show_body)
+                                cached_strategy, is_manager, model_history, reply_markdown,
+                                show_body)
 
 st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:")
 log = logging.getLogger("store_assistant.app")
@@ -69,7 +70,7 @@ def chat_page() -> None:
             streamed = ""
             for piece in stream:
                 streamed += piece
-                placeholder.markdown(streamed + " ▌")
+                placeholder.markdown(reply_markdown(streamed) + " ▌")
             answer = stream.answer
             meta = {key: getattr(answer, key) for key in
                     ("strategy", "model", "latency_ms", "ttft_ms", "usage", "flags", "reasoning")}

@@ -4,7 +4,11 @@
 opens one websocket per session on /_stcore/stream and speaks Streamlit's own protocol to it: a
 BackMsg `rerun_script` whose widget states hold the chat input's submitted text, then ForwardMsg
 deltas until `script_finished`. Each answer is read back from the rendered markdown, so "answered"
-means an assistant bubble with text in it, not just a finished run. Results go to bench/results/.
+means an assistant bubble with text in it, not just a finished run; "refused" is an st.error or
+st.warning instead (busy, timeout), "failed" a traceback, a dropped socket or no end in --timeout.
+Questions asked before --duration is up are waited for, so the measured time can be longer.
+Needs `make data`, and an otherwise idle machine: llama.cpp takes every core, and any other CPU
+load (a test run) slowed one answer from ~10 s to over 2 minutes here. Results go to bench/results/.
 
 Trade-off: speaking the protocol instead of running headless browsers exercises the same server
 path (a session per socket, a script rerun per question, the one cached model behind its lock) at
@@ -277,11 +281,11 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def summarize(records: list[dict], sessions: int, log: Path) -> dict:
+def summarize(records: list[dict], sessions: int, elapsed: float, log: Path) -> dict:
+    """`elapsed`: seconds from the first question to the last answer (or to Ctrl-C)."""
     answered = [r for r in records if r["outcome"] == "answered"]
     latencies = [r["latency"] for r in answered]
     first_texts = [r["first_text"] for r in answered]
-    elapsed = max((r["end"] for r in records), default=0.0)
     per_session = {}
     for index in range(sessions):
         own = [r for r in records if r["session"] == index]
@@ -299,7 +303,7 @@ def summarize(records: list[dict], sessions: int, log: Path) -> dict:
         "latency_max": max(latencies, default=None),
         "first_text_p50": percentile(first_texts, 0.5),
         "first_text_p95": percentile(first_texts, 0.95),
-        "elapsed_s": elapsed,
+        "elapsed_s": round(elapsed, 3),
         "answers_per_minute": len(answered) / elapsed * 60 if elapsed else 0.0,
         # Jain's index: 1.0 when every session got as many answers, 1/n when one got them all.
         "jain_fairness": (sum(counts) ** 2 / (len(counts) * sum(c * c for c in counts))
@@ -316,7 +320,9 @@ def table(config: dict, s: dict) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
     rows = [("sessions", config["sessions"]),
-            ("duration (s)", f"{config['duration']} (measured {f(s['elapsed_s'])})"),
+            ("duration (s)", f"{config['duration']} (measured {f(s['elapsed_s'])}"
+                             f"{', interrupted' if config['interrupted'] else ''})"),
+            ("warm-up answer (s, untimed)", f(config.get("warmup", {}).get("latency"))),
             ("strategy", config["strategy"] or "app default"),
             ("requests", s["requests"]),
             ("answered / refused / failed", f"{s['answered']} / {s['refused']} / {s['failed']}"),
@@ -366,23 +372,25 @@ def main() -> None:
     records: list[dict] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
     app = start_app(args.port, log)
-    url, interrupted = f"ws://127.0.0.1:{args.port}/_stcore/stream", False
+    url, clock = f"ws://127.0.0.1:{args.port}/_stcore/stream", {}
 
     async def everyone() -> None:
         if not args.no_warmup:
             config["warmup"] = await warm_up(url, args, questions[0])
-        t0 = time.monotonic()
+        t0 = clock["t0"] = time.monotonic()
         await asyncio.gather(*(drive(i, url, args, questions, t0, records)
                                for i in range(args.sessions)))
+    config["interrupted"] = False
     try:
         asyncio.run(everyone())
     except KeyboardInterrupt:
-        interrupted = True
+        config["interrupted"] = True
         print("Interrupted: writing what was measured so far.", file=sys.stderr)
     finally:
+        elapsed = time.monotonic() - clock.get("t0", time.monotonic())
         stop_app(app)
-    summary = summarize(records, args.sessions, log)
-    report = {"config": config, "interrupted": interrupted, "summary": summary, "requests": records}
+    summary = summarize(records, args.sessions, elapsed, log)
+    report = {"config": config, "summary": summary, "requests": records}
     write_atomic(args.out, json.dumps(report, indent=2, default=str) + "\n")
     write_atomic(args.out.with_suffix(".md"), table(config, summary))
     print(table(config, summary), end="")

