@@ -24,11 +24,13 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -54,7 +56,18 @@ class Dropped(Exception):
 
 # --- the app under test ----------------------------------------------------------------------
 
-def start_app(port: int, log: Path) -> subprocess.Popen:
+def scratch_data(source: Path) -> Path:
+    """A copy of the prepared store data for the app under test: its answers must not land in the
+    real answer log (the Operations page), and Qdrant local mode lets one process hold a folder."""
+    if not (source / "inventory.db").exists():
+        sys.exit(f"No store data in {source}. Run `make data` first.")
+    scratch = Path(tempfile.mkdtemp(prefix="store-assistant-load-"))
+    shutil.copytree(source, scratch / "data", ignore=shutil.ignore_patterns(
+        "answer-log", "users.json", ".lock", "*.tmp"))
+    return scratch / "data"
+
+
+def start_app(port: int, log: Path, data_dir: Path) -> subprocess.Popen:
     with socket.socket() as probe:  # a leftover app on the port would be measured instead
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             sys.exit(f"Port {port} is already in use. Stop what runs there or pass --port.")
@@ -63,7 +76,8 @@ def start_app(port: int, log: Path) -> subprocess.Popen:
                "--server.headless", "true", "--server.fileWatcherType", "none"]
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
-        app = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        env = {**os.environ, "STORE_ASSISTANT_DATA_DIR": str(data_dir)}
+        app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                start_new_session=True)  # Ctrl-C reaches us; we stop it in order
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -360,6 +374,8 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "questions.txt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per request")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
+                        help="prepared store data, copied to a scratch folder for the run")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first answer")
     args = parser.parse_args()
     questions = [line.strip() for line in args.questions.read_text(encoding="utf-8").splitlines()
@@ -371,7 +387,9 @@ def main() -> None:
               "chat_value_field": CHAT_VALUE_FIELD}
     records: list[dict] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
-    app = start_app(args.port, log)
+    data_dir = scratch_data(args.data_dir)
+    config["data_dir"] = str(data_dir)
+    app = start_app(args.port, log, data_dir)
     url, clock = f"ws://127.0.0.1:{args.port}/_stcore/stream", {}
 
     async def everyone() -> None:
@@ -389,6 +407,10 @@ def main() -> None:
     finally:
         elapsed = time.monotonic() - clock.get("t0", time.monotonic())
         stop_app(app)
+        config["app_answer_log_lines"] = sum(
+            len(p.read_text(encoding="utf-8").splitlines())
+            for p in (data_dir / "answer-log").glob("*.jsonl"))
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
     summary = summarize(records, args.sessions, elapsed, log)
     report = {"config": config, "summary": summary, "requests": records}
     write_atomic(args.out, json.dumps(report, indent=2, default=str) + "\n")

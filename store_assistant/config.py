@@ -52,7 +52,8 @@ class Settings:
     temperature: float = 0.0
     # Local models only: greedy decoding on a 135M model loops on the same sentence without it.
     repeat_penalty: float = 1.1
-    # Remote calls give up after this long, so the app never hangs on a dead server.
+    # Remote calls give up after this long, so the app never hangs on a dead server; an in-process
+    # generation is stopped after it too (a normal answer takes 2-10 s here).
     timeout_s: float = 60.0
     # In-process models answer one question at a time, in arrival order. An answer takes 2-10 s on
     # 2 cores, so 8 sessions queue for under a minute; past this wait staff get "busy, ask again".

@@ -113,7 +113,7 @@ class LocalRuntime(CustomLLM):
         self._load_lock = threading.Lock()
         # Process-wide, set from the settings by each Gateway: one llama.cpp runtime per process.
         self.n_ctx, self.threads, self.repeat_penalty = 4096, 2, 1.1
-        self.queue_timeout_s = 90.0
+        self.queue_timeout_s, self.timeout_s = 90.0, 60.0
 
     def register(self, name: str, gguf: Path | str, lora: Path | str | None = None) -> None:
         spec = LocalModelSpec(Path(gguf), Path(lora) if lora else None)
@@ -166,34 +166,52 @@ class LocalRuntime(CustomLLM):
     def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                    model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
                    logging_obj: Any, optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
-        loaded = self.load(model)
-        with self._turn(loaded, model):
-            self._check_context(loaded, model, messages, optional_params)
-            out = loaded.llama.create_chat_completion(messages=messages,
-                                                      **self.sampling(optional_params))
-        model_response.choices[0].message.content = out["choices"][0]["message"]["content"] or ""
-        model_response.choices[0].finish_reason = out["choices"][0]["finish_reason"] or "stop"
+        text, finish, usage = [], "stop", {}
+        for chunk in self._generate(model, messages, optional_params):
+            text.append(chunk["text"])
+            finish, usage = chunk["finish_reason"] or finish, chunk["usage"] or usage
+        model_response.choices[0].message.content = "".join(text)
+        model_response.choices[0].finish_reason = finish
         model_response.model = f"{LOCAL_PROVIDER}/{model}"
-        setattr(model_response, "usage", litellm.Usage(**out["usage"]))
+        setattr(model_response, "usage", litellm.Usage(**usage))
         return model_response
 
     def streaming(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                   model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
                   logging_obj: Any, optional_params: dict, *args: Any,
                   **kwargs: Any) -> Iterator[GenericStreamingChunk]:
+        return self._generate(model, messages, optional_params)
+
+    def _generate(self, model: str, messages: list,
+                  optional_params: dict) -> Iterator[GenericStreamingChunk]:
+        """Text pieces, then a last chunk with the finish reason and token counts.
+
+        The model is held from the first piece to the last. A generation still running after
+        `timeout_s` is stopped: on a CPU that other work has taken over, one answer can crawl
+        for minutes, and every session queued behind it would wait with it.
+        """
         loaded = self.load(model)
         with self._turn(loaded, model):
             prompt_tokens = self._check_context(loaded, model, messages, optional_params)
+            deadline = time.monotonic() + self.timeout_s
             chunks = loaded.llama.create_chat_completion(messages=messages, stream=True,
                                                           **self.sampling(optional_params))
             text, finish = [], "stop"
-            for chunk in chunks:
-                choice = chunk["choices"][0]
-                piece = choice["delta"].get("content") or ""
-                finish = choice.get("finish_reason") or finish
-                if piece:
-                    text.append(piece)
-                    yield _chunk(piece)
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    piece = choice["delta"].get("content") or ""
+                    finish = choice.get("finish_reason") or finish
+                    if piece:
+                        text.append(piece)
+                        yield _chunk(piece)
+                    if time.monotonic() > deadline:
+                        raise ModelBusyError(
+                            f"local/{model} was stopped after {self.timeout_s:.0f} s without "
+                            f"finishing its answer: the machine's CPU is too busy. Ask again in "
+                            f"a moment, or raise STORE_ASSISTANT_TIMEOUT_S.")
+            finally:
+                chunks.close()
             completion_tokens = len(loaded.llama.tokenize("".join(text).encode(), add_bos=False,
                                                           special=True))
         yield _chunk("", finish=finish, usage={"prompt_tokens": prompt_tokens,
@@ -315,7 +333,7 @@ class Gateway:
         self.model = model or settings.llm
         RUNTIME.n_ctx, RUNTIME.threads = settings.n_ctx, settings.threads
         RUNTIME.repeat_penalty = settings.repeat_penalty
-        RUNTIME.queue_timeout_s = settings.queue_timeout_s
+        RUNTIME.queue_timeout_s, RUNTIME.timeout_s = settings.queue_timeout_s, settings.timeout_s
         for name, path in settings.local_models.items():
             RUNTIME.register(name, path)
         for name, (base, adapter) in tuned_models(settings).items():

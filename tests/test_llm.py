@@ -134,6 +134,22 @@ def test_a_busy_local_model_refuses_cleanly_and_is_not_counted_as_broken(
     RUNTIME.queue_timeout_s = gateway.settings.queue_timeout_s
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_generation_past_the_timeout_is_stopped_and_frees_the_model(
+        settings: Settings, gateway: Gateway, streamed: bool) -> None:
+    slow = Gateway(settings.replace(timeout_s=0.1, max_tokens=200))
+    with pytest.raises(ModelBusyError, match="was stopped after 0 s without finishing"):
+        if streamed:
+            "".join(slow.stream(QUESTION))
+        else:
+            slow.complete(QUESTION)
+    assert slow.circuit.failures == 0
+    RUNTIME.timeout_s = gateway.settings.timeout_s
+    assert RUNTIME.load("smollm2-135m").lock.acquire(timeout=1)  # released, not left held
+    RUNTIME.load("smollm2-135m").lock.release()
+    assert len(gateway.complete(QUESTION).text.split()) >= 3
+
+
 def test_context_too_long_is_a_model_error_that_says_what_to_do(gateway: Gateway) -> None:
     huge = [{"role": "user", "content": "tell me about the warranty " * 1500}]
     with pytest.raises(ModelError, match="too long for local/smollm2-135m.*STORE_ASSISTANT_N_CTX"):
