@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -165,7 +166,13 @@ class Render:
         if not users or users[-1] + 1 == len(chats) or chats[users[-1] + 1][1] != ASSISTANT:
             return None
         asked = [n.body for _, kind, n in self.under(chats[users[-1]][0]) if kind == "markdown"]
-        return chats[users[-1] + 1][0] if asked[:1] == [question] else None
+        shown = [_unescaped(body) for body in asked[:1]]
+        return chats[users[-1] + 1][0] if shown == [question] else None
+
+
+def _unescaped(markdown: str) -> str:
+    """The app shows questions markdown-escaped ('$1,000' as '\\$1,000'): the text typed."""
+    return re.sub(r"\\([\\`*_{}\[\]()<>#+\-.!|~$])", r"\1", markdown)
 
 
 class ChatSession:
@@ -348,7 +355,11 @@ def table(config: dict, s: dict) -> str:
             ("fairness: Jain's index of answers per session", f(s["jain_fairness"], 3)),
             ("per-session median latency max / min (s)",
              f"{f(s['median_latency_max'])} / {f(s['median_latency_min'])}"),
-            ("tracebacks in the app log", s["app_log_tracebacks"])]
+            ("tracebacks in the app log", s["app_log_tracebacks"]),
+            ("lines in the app's answer log (requests + warm-up)",
+             config.get("app_answer_log_lines", "n/a")),
+            ("app settings from the environment", ", ".join(
+                f"{k}={v}" for k, v in sorted(config.get("app_env", {}).items())) or "none")]
     lines = ["| metric | value |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in rows], "",
              "| session | requests | answered | median latency (s) |", "| --- | --- | --- | --- |"]
     lines += [f"| {i} | {p['requests']} | {p['answered']} | {f(p['median_latency'])} |"
@@ -371,7 +382,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=300, help="seconds to start requests for")
     parser.add_argument("--port", type=int, default=8531)
     parser.add_argument("--strategy", help="Strategy selectbox option (default: the app's)")
-    parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "questions.txt")
+    parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "load_questions.txt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per request")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
@@ -387,6 +398,7 @@ def main() -> None:
               "chat_value_field": CHAT_VALUE_FIELD}
     records: list[dict] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
+    config["app_env"] = {k: v for k, v in os.environ.items() if k.startswith("STORE_ASSISTANT_")}
     data_dir = scratch_data(args.data_dir)
     config["data_dir"] = str(data_dir)
     app = start_app(args.port, log, data_dir)

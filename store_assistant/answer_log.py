@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import uuid
@@ -173,6 +174,21 @@ def _event(raw: bytes) -> dict | None:
                for k, t in fields.items()):
         return None
     if event["type"] == "feedback" and event["rating"] not in RATINGS:
+        return None
+    if event["type"] == "answer" and (
+            not math.isfinite(event["latency_ms"])
+            or not all(isinstance(f, str) for f in event["flags"])
+            or not isinstance(event.get("sources", []), list)
+            or not all(isinstance(x, str) for x in event.get("sources", []))
+            or not all(isinstance(event.get(k), (str, type(None))) for k in ("error", "answer"))):
+        return None
+    if event["type"] == "feedback" and not isinstance(event.get("correction"), (str, type(None))):
+        return None
+    try:
+        stamp = datetime.fromisoformat(event["time"])
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
         return None
     return event
 

@@ -152,3 +152,34 @@ def test_accounts(tmp_path_factory, name, role, password) -> None:
             not accounts.load_users(account_settings):
         return
     assert accounts.verify(account_settings, name, password) == role
+
+
+GOOD_LOG_LINE = json.dumps({"id": "0" * 32, "time": "2026-11-29T10:00:00.000+00:00",
+                            "type": "answer", "strategy": "rag-hybrid", "model": "local/x",
+                            "latency_ms": 1.0, "flags": [], "question": "q", "answer": "a",
+                            "sources": ["6505728"]})
+
+GOOD_FEEDBACK_LINE = json.dumps({"id": "1" * 32, "time": "2026-11-29T10:00:01.000+00:00",
+                                 "type": "feedback", "answer_id": "0" * 32, "rating": "down",
+                                 "correction": "It is $329.99."})
+
+
+@FUZZ
+@given(st.lists(st.one_of(mutated(GOOD_LOG_LINE), st.binary(max_size=80).map(
+    lambda b: b.decode("latin-1")), mutated(GOOD_FEEDBACK_LINE)), max_size=6),
+    anything, st.sampled_from(["up", "down", "meh", None]), anything)
+def test_answer_log_lines_and_feedback(tmp_path_factory, lines, answer_id, rating,
+                                       correction) -> None:
+    """Hand-edited or torn log lines are skipped and counted; bad feedback is refused."""
+    from store_assistant.answer_log import (AnswerLog, by_strategy, candidate_cases,
+                                            candidate_seeds, frame)
+
+    log = AnswerLog(tmp_path_factory.mktemp("log"))
+    log.folder.mkdir(parents=True, exist_ok=True)
+    (log.folder / "2026-11-29.jsonl").write_bytes(
+        "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n")
+    answers, unreadable = log.read()
+    assert len(answers) + unreadable <= max(1, len(lines)) + sum(l.count("\n") for l in lines)
+    by_strategy(frame(answers))  # the Operations page's figures from whatever was readable
+    candidate_cases(answers), candidate_seeds(answers)
+    ours_or_nothing(log.record_feedback, answer_id, rating, correction)
