@@ -43,8 +43,8 @@ def operations_page() -> None:
     cells[1].metric("p95 latency", _seconds(overall["p95_s"]))
     cells[2].metric("Errors", _percent(overall["error_rate"]))
     cells[3].metric("Fallbacks", _percent(overall["fallback_rate"]))
-    cells[4].metric("👎 of rated", _percent(overall["thumbs_down_rate"]),
-                    help=f"{int(overall['rated'])} answers rated")
+    cells[4].metric("Thumbs down", _percent(overall["thumbs_down_rate"]),
+                    help=f"of the {int(overall['rated'])} answers staff rated")
 
     daily = by_day(df)
     left, right = st.columns(2)
@@ -52,11 +52,12 @@ def operations_page() -> None:
         st.subheader("Questions per day")
         st.bar_chart(_pivot(daily, "questions"))
         st.subheader("Error and fallback rate per day")
-        rates = daily.groupby("day")[["error_rate", "fallback_rate"]].mean()
-        st.line_chart(rates.rename(columns={"error_rate": "errors", "fallback_rate": "fallbacks"}))
+        per_day = df.groupby("day")[["failed", "fallback"]].mean()  # over all questions of the day
+        st.bar_chart(per_day.rename(columns={"failed": "errors", "fallback": "fallbacks"}),
+                     stack=False)
     with right:
         st.subheader("p95 latency per day (s)")
-        st.line_chart(_pivot(daily, "p95_s"))
+        st.bar_chart(_pivot(daily, "p95_s"), stack=False)  # bars: one day is still visible
         st.subheader("Guard corrections per day")
         st.bar_chart(_pivot(daily, "guard_corrections"))
 
@@ -70,7 +71,7 @@ def operations_page() -> None:
         hide_index=True, use_container_width=True,
         column_config={"p50_s": "p50", "p95_s": "p95", "error_rate": "errors",
                        "fallback_rate": "fallbacks", "guard_corrections": "guard corrections",
-                       "thumbs_down_rate": "👎 of rated"})
+                       "thumbs_down_rate": "thumbs down (of rated)"})
     _corrections(answers)
 
 
