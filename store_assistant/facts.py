@@ -252,7 +252,8 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
     A price must match a price ($) in the grounding: '$1,299' and '$1299.00' both match '$1,299.00';
     '$1.00' does not match a stock count of 1. A wrong price with exactly one product in
     play is replaced by that product's price today; anything else unsupported (a SKU, a stock
-    count, a percentage or a day count the data does not contain) makes the answer `fallback`.
+    count, a percentage, a day count or a time of day the data does not contain) makes the
+    answer `fallback`.
     """
     supported = _numbers(grounding)
     prices = {float(p.replace(",", "")) for p in _PRICE.findall(grounding)}
@@ -277,7 +278,20 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             value = float(match.group(1) if pattern.groups else match.group(0))
             if value not in supported:
                 return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
+    hours = {_clock(m) for m in _TIME.finditer(grounding)}
+    for match in _TIME.finditer(text):
+        if _clock(match) not in hours:
+            return GuardResult(fallback, [f"guard_fallback:unsupported_time:{match.group(0)}"])
     return GuardResult(text, flags)
+
+
+_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b\.?", re.IGNORECASE)
+
+
+def _clock(match: re.Match) -> tuple[int, int]:
+    """'9 pm', '9:00 PM' and '9.00 p.m.' -> (21, 0): store hours compared as times of day."""
+    hour, minute = int(match.group(1)) % 12, int(match.group(2) or 0)
+    return hour + (12 if match.group(3).lower() == "p" else 0), minute
 
 
 _ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|deals|promo|"

@@ -113,6 +113,15 @@ def test_guard_keeps_supported_figures_and_normalises_numbers() -> None:
     assert guard("Returns within 90 days.", "15 days", [], TODAY, "FALLBACK").text == "FALLBACK"
 
 
+def test_guard_checks_times_of_day_against_the_excerpts() -> None:
+    hours = "- Monday: 10:00 am - 9:00 pm\n- Sunday: 10:00 am - 8:00 pm"
+    ok = guard("Downtown opens at 10 am and closes at 9 p.m. (8 PM on Sundays).", hours, [],
+               TODAY, "FALLBACK")
+    assert ok.text.startswith("Downtown opens") and ok.flags == []
+    made_up = guard("The Downtown store is open 10:30 am - 2:00 pm.", hours, [], TODAY, "FALLBACK")
+    assert (made_up.text, made_up.flags) == ("FALLBACK", ["guard_fallback:unsupported_time:10:30 am"])
+
+
 def test_products_we_do_not_carry_are_declined_without_the_model(store_settings: Settings) -> None:
     answer = rag(store_settings, ScriptedGateway()).answer("Do you sell drones?")
     assert answer.text.startswith("Sorry, we don't carry drones")
@@ -171,3 +180,16 @@ def test_follow_ups_reuse_the_product_but_new_topics_do_not(store_settings: Sett
     new_topic = strategy.draft("Can I return an opened camera?", history)
     assert all(source.kind != "inventory" for source in new_topic.sources)
     assert new_topic.sources[0].id.startswith("policy:returns#")
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_a_question_about_a_named_store_reads_that_stores_section(store_settings: Settings,
+                                                                  mode: str) -> None:
+    strategy = RagStrategy(ScriptedGateway(), store_settings, mode=mode, today=TODAY)
+    for store in ("Downtown", "Westside", "Northgate"):
+        draft = strategy.draft(f"What are the opening hours of the {store} store?")
+        documents = [s.id for s in draft.sources if s.kind != "inventory"]
+        assert documents[0] == f"policy:stores#volt-electronics-{store.lower()}", documents
+    # Not for questions that only mention a store: a stock question keeps its own ranking.
+    draft = strategy.draft("Does the Sony XM5 come with a carrying case? Asking for Downtown.")
+    assert not any(s.id.startswith("policy:stores#volt") for s in draft.sources)

@@ -9,6 +9,7 @@ does not carry get a data-built reply without calling the model.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from store_assistant.config import Settings
@@ -30,6 +31,8 @@ MODES = {"dense": "Manuals by meaning (MiniLM embeddings in Qdrant) + live inven
 # About 300 tokens of excerpts: at ~240 prompt tokens/s on 2 cores that is ~1.2 s before the first
 # word, so the excerpts are the main latency cost of RAG over prompt-only answers.
 CONTEXT_WORDS = 220
+_STORE_INFO = re.compile(r"\b(hours?|open|opens|opening|close|closes|closing|address|phone|"
+                         r"parking|located|location|directions)\b", re.IGNORECASE)
 RANKED = 5
 
 
@@ -57,6 +60,8 @@ class RagStrategy(Strategy):
         self.knowledge.refresh()  # a manual edited on disk is answered from its new text
         # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
         ranked = self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED))
+        named = self._store_sections(question)
+        ranked = [*named, *(h for h in ranked if h.chunk not in {n.chunk for n in named})]
         hits = ranked[:self.k]
         # Products found only through retrieval count when the best excerpt is a product manual;
         # for "Can I return an opened camera?" the returns policy wins and no product is guessed.
@@ -126,6 +131,21 @@ class RagStrategy(Strategy):
         final, added = complete(result.text, state["question"], state["products"], state["today"],
                                 self.inventory.stores())
         return final, None, [*result.flags, *added]
+
+    def _store_sections(self, question: str) -> list[Hit]:
+        """The policy section about a store the question names, when it asks where or when.
+
+        "What are the opening hours of the Downtown store?" ranked the Downtown section 5th, below
+        pickup and trade-in sections that list every store's hours, and the model read Northgate's.
+        The store's own section is the answer, so it goes first.
+        """
+        if not _STORE_INFO.search(question):
+            return []
+        named = [s for s in self.inventory.stores()
+                 if re.search(rf"\b{re.escape(s)}\b", question, re.IGNORECASE)]
+        return [Hit(chunk, 1.0) for chunk in self.knowledge.chunks.values()
+                if chunk.kind == "policy" and any(
+                    re.search(rf"\b{re.escape(s)}\b", chunk.heading, re.IGNORECASE) for s in named)]
 
     # --- data-built replies ---
 
