@@ -141,3 +141,38 @@ def test_inventory_edit_form_saves_with_audit(app: AppTest, monkeypatch, store_s
         assert inventory.audit(limit=1, sku=product.sku)[0]["actor"] == "maria"  # who, not a role
     finally:
         inventory.update(product.sku, price=product.price, actor="test")
+
+
+def test_two_managers_editing_one_sku_lose_no_update(app: AppTest, monkeypatch,
+                                                     store_settings) -> None:
+    """Maria opens the form; Sam saves a new price; Maria's Save is refused, not applied over
+    Sam's, and Reload shows Sam's price."""
+    from store_assistant.inventory import Inventory, inventory_path
+
+    inventory = Inventory(inventory_path(store_settings))
+    product = inventory.products()[1]
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
+    at = app.run()
+    sign_in_as_manager(at, store_settings, name="maria")
+    at.switch_page("store_assistant/pages/inventory.py")
+    at.run()
+    at.selectbox(key="edit_sku").set_value(product.sku).run()
+    try:
+        inventory.update(product.sku, price=product.price + 20, actor="sam")  # the other manager
+        at.number_input[0].set_value(product.price + 7)  # Maria's edit, typed before she knew
+        next(b for b in at.button if b.label == "Save").click()
+        at.run()
+        assert not at.exception
+        assert "was changed by someone else" in at.error[0].value
+        assert inventory.lookup(product.sku).price == pytest.approx(product.price + 20)  # Sam's
+        assert "Someone else changed" in at.warning[0].value
+        next(b for b in at.button if b.label == "Reload").click()
+        at.run()
+        assert at.number_input[0].value == pytest.approx(product.price + 20)  # now she sees it
+        at.number_input[0].set_value(product.price + 7)
+        next(b for b in at.button if b.label == "Save").click()
+        at.run()
+        assert at.success[0].value == f"Saved {product.sku}."
+        assert inventory.lookup(product.sku).price == pytest.approx(product.price + 7)
+    finally:
+        inventory.update(product.sku, price=product.price, actor="test")

@@ -65,33 +65,52 @@ def inventory_page() -> None:
 
 
 def edit_form(store: Inventory, product) -> None:
+    """The edit form, checked against the version the manager first saw, not the one read on the
+    Save click's rerun (Streamlit reruns the page on submit, so that would always match)."""
     if product is None:
         return
+    seen_key = f"seen_version-{product.sku}"
+    seen = st.session_state.setdefault(seen_key, product.version)
+    if seen != product.version:
+        st.warning(f"Someone else changed {product.sku} since you opened it (version {seen} -> "
+                   f"{product.version}). Reload to see their change before you edit.",
+                   icon=":material/sync_problem:")
+        if st.button("Reload", icon=":material/refresh:", key=f"reload-{product.sku}"):
+            st.session_state[seen_key] = product.version
+            for key in [k for k in st.session_state if str(k).startswith(f"edit-{product.sku}-")]:
+                del st.session_state[key]  # the form shows the stored values again
+            st.rerun()
+    field = f"edit-{product.sku}-{seen}"  # widget keys: what was typed survives another's save
     with st.form(f"edit-{product.sku}"):
-        st.markdown(f"**{escape(product.name)}** (version {product.version})")
+        st.markdown(f"**{escape(product.name)}** (version {seen})")
         price = st.number_input("Regular price ($)", min_value=0.01, value=float(product.price),
-                                step=1.0, format="%.2f")
+                                step=1.0, format="%.2f", key=f"{field}-price")
         columns = st.columns(len(product.stock) or 1)
-        stock = {name: column.number_input(f"Stock {name}", min_value=0, value=int(qty), step=1)
+        stock = {name: column.number_input(f"Stock {name}", min_value=0, value=int(qty), step=1,
+                                           key=f"{field}-stock-{name}")
                  for column, (name, qty) in zip(columns, product.stock.items())}
         promo = product.promotion
-        promo_text = st.text_input("Promotion text", value=promo.text if promo else "")
+        promo_text = st.text_input("Promotion text", value=promo.text if promo else "",
+                                   key=f"{field}-promo-text")
         promo_price = st.number_input("Promotion price ($, 0 = none)", min_value=0.0,
-                                      value=float(promo.price) if promo else 0.0, format="%.2f")
-        start = st.date_input("Promotion start", value=promo.start if promo else date.today())
-        end = st.date_input("Promotion end", value=promo.end if promo else date.today())
+                                      value=float(promo.price) if promo else 0.0, format="%.2f",
+                                      key=f"{field}-promo-price")
+        start = st.date_input("Promotion start", value=promo.start if promo else date.today(),
+                              key=f"{field}-promo-start")
+        end = st.date_input("Promotion end", value=promo.end if promo else date.today(),
+                            key=f"{field}-promo-end")
         if not st.form_submit_button("Save"):
             return
     new_promo = (Promotion(price=promo_price, start=start, end=end, text=promo_text.strip())
                  if promo_price > 0 else "clear")
     try:
-        store.update(product.sku, price=price, stock=stock, promotion=new_promo,
-                     expected_version=product.version, actor=account()["name"])
-        st.success(f"Saved {product.sku}.")
+        saved = store.update(product.sku, price=price, stock=stock, promotion=new_promo,
+                             expected_version=seen, actor=account()["name"])
     except StoreAssistantError as exc:
         st.error(str(exc))
-
-
+        return
+    st.session_state[seen_key] = saved.version
+    st.success(f"Saved {product.sku}.")
 
 
 require_manager()
