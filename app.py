@@ -16,8 +16,8 @@ from store_assistant.errors import DataError, StoreAssistantError
 from store_assistant.questions import validate_question
 from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
 from store_assistant.ui import (account, account_box, answer_log_here, cached_settings,
-                                cached_strategy, is_manager, model_history, reply_markdown,
-                                show_body)
+                                cached_strategy, is_manager, model_history, show_body,
+                                while_streaming)
 
 st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:")
 log = logging.getLogger("store_assistant.app")
@@ -70,11 +70,12 @@ def chat_page() -> None:
             streamed = ""
             for piece in stream:
                 streamed += piece
-                placeholder.markdown(reply_markdown(streamed) + " ▌")
+                placeholder.markdown(while_streaming(streamed) + " ▌")
             answer = stream.answer
             meta = {key: getattr(answer, key) for key in
                     ("strategy", "model", "latency_ms", "ttft_ms", "usage", "flags", "reasoning")}
             meta["sources"] = [source.__dict__ for source in answer.sources]
+            meta["checks_figures"] = cached_strategy(strategy_name, settings.llm).checks_figures
             meta["id"] = _logged(lambda: answer_log_here().record_answer(question, answer))
             reply = {"role": "assistant", "content": answer.text, "meta": meta}
         except StoreAssistantError as exc:

@@ -82,6 +82,22 @@ def reply_markdown(text: str) -> str:
     return _LINK.sub(lambda m: f"{m.group(1)} (`{m.group(2)}`)", text)
 
 
+_FIGURE = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
+_PRICE = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
+UNCHECKED_PRICE = "[price: see the inventory screen]"
+
+
+def while_streaming(text: str) -> str:
+    """Text still being generated, its figures held back: '$0.00' -> '…'. The grounding guard
+    checks figures only once the answer is complete, so a wrong price must not flash by first."""
+    return _FIGURE.sub("…", reply_markdown(text))
+
+
+def without_prices(text: str) -> str:
+    """An answer from a strategy without store data: every price in it would be made up."""
+    return _PRICE.sub(UNCHECKED_PRICE, text)
+
+
 def fact_card(sku: str) -> None:
     """Live facts for one product: read now, so an edit shows up without re-asking."""
     store = open_inventory()
@@ -109,12 +125,17 @@ def show_body(turn: dict) -> None:
     if turn.get("error"):
         st.error(turn["content"], icon=":material/error:")
         return
-    st.markdown(reply_markdown(turn["content"]) if turn["role"] == "assistant" else
-                escape(turn["content"]))
     meta = turn.get("meta")
-    if not meta:
+    if turn["role"] == "user" or not meta:
+        st.markdown(escape(turn["content"]) if turn["role"] == "user" else
+                    reply_markdown(turn["content"]))
         return
+    shown = turn["content"] if meta.get("checks_figures", True) else without_prices(turn["content"])
+    st.markdown(reply_markdown(shown))
     st.caption(caption(meta))
+    if shown != turn["content"]:
+        st.caption(f"Prices hidden: {meta['strategy']} answers from the model alone, without the "
+                   f"store's data. Ask with a RAG strategy or check the inventory screen.")
     for flag in meta.get("flags", []):
         if flag.startswith("fallback:"):
             st.warning(f"{flag.split(':', 1)[1]} did not answer, so the backup model "

@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from store_assistant.ui import reply_markdown, without_prices
 from tests.conftest import TEST_MAX_TOKENS, sign_in_as_manager
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -45,7 +46,8 @@ def test_two_turn_conversation(app: AppTest) -> None:
 
     bubbles = at.chat_message
     assert [b.name for b in bubbles] == ["user", "assistant", "user", "assistant"]
-    assert bubbles[3].markdown[0].value == turns[3]["content"]
+    # Prompt-only answers have no store data, so any price in them is shown hidden.
+    assert bubbles[3].markdown[0].value == reply_markdown(without_prices(turns[3]["content"]))
     footer = bubbles[3].caption[0].value
     assert footer.startswith("pe-few-shot · local/smollm2-135m · ") and " s" in footer
 

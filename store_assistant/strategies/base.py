@@ -72,6 +72,9 @@ class Draft:
 class Strategy(ABC):
     name: str = "strategy"
     description: str = ""
+    # True when answers are built from the store's data and their figures checked by the guard.
+    # The app hides prices in answers from strategies without it: they can only be made up.
+    checks_figures: bool = False
 
     def __init__(self, gateway: Gateway, settings: Settings, today: date | None = None) -> None:
         self.gateway = gateway

@@ -37,6 +37,7 @@ RANKED = 5
 
 
 class RagStrategy(Strategy):
+    checks_figures = True
     def __init__(self, gateway: Gateway, settings: Settings, mode: str = "hybrid", k: int = 3,
                  today: date | None = None) -> None:
         super().__init__(gateway, settings, today)
