@@ -38,7 +38,8 @@ def served(tmp_path_factory, store_settings):
     load = _bench_client()
     root = tmp_path_factory.mktemp("served")
     data_dir = root / "data"
-    shutil.copytree(store_settings.data_dir, data_dir, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(store_settings.data_dir, data_dir,  # without accounts other tests made
+                    ignore=shutil.ignore_patterns(".lock", "users.json", "answer-log"))
     accounts.add_user(load_settings({"data_dir": str(data_dir)}, env={}), "maria", "manager",
                       MANAGER_PASSWORD)
     with socket.socket() as probe:
