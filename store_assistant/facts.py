@@ -213,8 +213,11 @@ _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
 STOCK_PATTERN = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
 # Spec figures: "2 hours of battery", "13.3-inch", "64GB", "140W". Checked like days and percents.
-_MEASURE = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(?:hours?|hrs?|inch(?:es)?|gb|tb|mah|watts?|w|mp|"
+_MEASURE = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(hours?|hrs?|inch(?:es)?|gb|tb|mah|watts?|w|mp|"
                       r"megapixels?|hz|lbs?|pounds?|mm|months?|years?)\b", re.IGNORECASE)
+_UNITS = {"hr": "hour", "hrs": "hour", "hours": "hour", "inches": "inch", "watt": "w",
+          "watts": "w", "megapixel": "mp", "megapixels": "mp", "lbs": "lb", "pound": "lb",
+          "pounds": "lb", "months": "month", "years": "year"}
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
@@ -271,18 +274,36 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
     for claim in _false_claims(text, products, today):
         return GuardResult(fallback, [f"guard_fallback:{claim}"])
-    checks = ((SKU_PATTERN, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (STOCK_PATTERN, "stock"),
-              (_MEASURE, "measure"))
+    checks = ((SKU_PATTERN, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (STOCK_PATTERN, "stock"))
     for pattern, kind in checks:
         for match in pattern.finditer(text):
             value = float(match.group(1) if pattern.groups else match.group(0))
             if value not in supported:
                 return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
+    measured = _measures(grounding)
+    for match in _MEASURE.finditer(text):
+        value, unit = float(match.group(1)), _unit(match.group(2))
+        # "2 hours" where the excerpts give battery life as 24 and 18 hours: a figure of that unit
+        # that is not among them. With no figure of that unit given, any number given will do.
+        if value not in measured.get(unit, supported):
+            return GuardResult(fallback, [f"guard_fallback:unsupported_measure:{match.group(0)}"])
     hours = {_clock(m) for m in _TIME.finditer(grounding)}
     for match in _TIME.finditer(text):
         if _clock(match) not in hours:
             return GuardResult(fallback, [f"guard_fallback:unsupported_time:{match.group(0)}"])
     return GuardResult(text, flags)
+
+
+def _unit(text: str) -> str:
+    return _UNITS.get(text.lower(), text.lower())
+
+
+def _measures(text: str) -> dict[str, set[float]]:
+    """{'hour': {24.0, 18.0}} for 'up to 24 hours; up to 18 hours with Immersive Audio on'."""
+    found: dict[str, set[float]] = {}
+    for match in _MEASURE.finditer(text):
+        found.setdefault(_unit(match.group(2)), set()).add(float(match.group(1)))
+    return found
 
 
 _TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b\.?", re.IGNORECASE)

@@ -122,6 +122,16 @@ def test_guard_checks_times_of_day_against_the_excerpts() -> None:
     assert (made_up.text, made_up.flags) == ("FALLBACK", ["guard_fallback:unsupported_time:10:30 am"])
 
 
+def test_guard_checks_a_measure_against_figures_of_its_unit() -> None:
+    manual = "- Battery: up to 24 hours; up to 18 hours with Immersive Audio on\n- 2 charging modes"
+    made_up = guard("The QC Ultra battery lasts 2 hours.", manual, [], TODAY, "FALLBACK")
+    assert made_up.flags == ["guard_fallback:unsupported_measure:2 hours"]
+    for fine in ("Up to 24 hrs, or 18 hours with Immersive Audio.", "It has 2 modes, 24 hours."):
+        assert guard(fine, manual, [], TODAY, "FALLBACK").flags == [], fine
+    # No figure of that unit in the excerpts: a number they do contain is not second-guessed.
+    assert guard("It weighs 2 lbs.", manual, [], TODAY, "FALLBACK").flags == []
+
+
 def test_products_we_do_not_carry_are_declined_without_the_model(store_settings: Settings) -> None:
     answer = rag(store_settings, ScriptedGateway()).answer("Do you sell drones?")
     assert answer.text.startswith("Sorry, we don't carry drones")
