@@ -66,7 +66,8 @@ def chat_page() -> None:
         placeholder = st.empty()
         started = time.perf_counter()
         try:
-            stream = cached_strategy(strategy_name, settings.llm).stream(question, history)
+            strategy = cached_strategy(strategy_name, settings.llm)
+            stream = strategy.stream(question, history)
             streamed = ""
             for piece in stream:
                 streamed += piece
@@ -75,7 +76,7 @@ def chat_page() -> None:
             meta = {key: getattr(answer, key) for key in
                     ("strategy", "model", "latency_ms", "ttft_ms", "usage", "flags", "reasoning")}
             meta["sources"] = [source.__dict__ for source in answer.sources]
-            meta["checks_figures"] = cached_strategy(strategy_name, settings.llm).checks_figures
+            meta["checks_figures"] = strategy.checks_figures
             meta["id"] = _logged(lambda: answer_log_here().record_answer(question, answer))
             reply = {"role": "assistant", "content": answer.text, "meta": meta}
         except StoreAssistantError as exc:

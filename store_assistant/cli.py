@@ -181,6 +181,7 @@ def _feedback_export(args: argparse.Namespace) -> int:
     from store_assistant.answer_log import (answer_log, candidate_cases, candidate_seeds,
                                             corrections)
     from store_assistant.config import load_settings
+    from store_assistant.knowledge import write_atomic
 
     if args.days is not None and args.days < 1:
         raise DataError(f"--days must be 1 or more, not {args.days}.")
@@ -197,20 +198,11 @@ def _feedback_export(args: argparse.Namespace) -> int:
     for name, text in (("feedback-cases.yaml", candidate_cases(answers)),
                        ("feedback-seeds.yaml", candidate_seeds(answers))):
         path = args.out / name
-        _write_text_atomic(path, text)
+        write_atomic(path, text)
         written.append(str(path))
     print(f"{len(fixed)} corrected answer(s) -> {', '.join(written)}. Review them before use: "
           f"the files say how.")
     return EXIT_OK
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # --- users -----------------------------------------------------------------------------------

@@ -208,7 +208,7 @@ def fact_line(product: Product, today: date) -> str:
 
 # --- the grounding guard ---------------------------------------------------------------------
 
-_PRICE = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
+PRICE_PATTERN = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
 _DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
 STOCK_PATTERN = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
@@ -259,10 +259,10 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
     answer `fallback`.
     """
     supported = _numbers(grounding)
-    prices = {float(p.replace(",", "")) for p in _PRICE.findall(grounding)}
+    prices = {float(p.replace(",", "")) for p in PRICE_PATTERN.findall(grounding)}
     flags: list[str] = []
     text = answer
-    for match in list(_PRICE.finditer(answer)):
+    for match in list(PRICE_PATTERN.finditer(answer)):
         value = float(match.group(1).replace(",", ""))
         if any(abs(value - p) < 0.005 for p in prices):
             continue
@@ -331,6 +331,11 @@ _ASKS_STOCK = re.compile(r"\b(stock|in-stock|available|availability|have any|how
                          r"units|sold out|carry it|pick (?:it )?up)\b", re.IGNORECASE)
 
 
+def stores_named(text: str, stores: list[str]) -> list[str]:
+    """The stores `text` names as words: 'Is it at Downtown?' -> ['downtown']."""
+    return [s for s in stores if re.search(rf"\b{re.escape(s)}\b", text, re.IGNORECASE)]
+
+
 def asks_inventory(question: str) -> bool:
     """A question the inventory table answers whole: price, promotion, stock, not specs or policy."""
     return bool((_ASKS_PRICE.search(question) or _ASKS_STOCK.search(question)
@@ -345,7 +350,7 @@ def inventory_answer(question: str, products: list[Product], today: date,
     'Any black XM5s left at the downtown store?' -> 'No, the Sony WH-1000XM5 ... (SKU 6505727):
     out of stock at Downtown. Elsewhere: Westside has 12, Northgate has 9.'
     """
-    asked = [s for s in stores if re.search(rf"\b{re.escape(s)}\b", question, re.IGNORECASE)]
+    asked = stores_named(question, stores)
     wants_stock = bool(_ASKS_STOCK.search(question) or asked)
     wants_promo = bool(_ASKS_PROMO.search(question))
     sentences = []
@@ -398,7 +403,7 @@ def complete(answer: str, question: str, products: list[Product], today: date,
     'From the inventory: ... in stock: downtown 0, ...' appended: staff always see the figure.
     """
     stated = _numbers(answer)
-    asked_stores = [s for s in stores if re.search(rf"\b{re.escape(s)}\b", question, re.IGNORECASE)]
+    asked_stores = stores_named(question, stores)
     asks_stock = bool(_ASKS_STOCK.search(question) or asked_stores)
     lines, missing = [], []
     for product in products:

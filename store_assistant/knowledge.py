@@ -370,12 +370,13 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
                     "sources": [[str(folder), kind] for folder, kind in sources], "documents": {
         doc_id: {"sha": sha, "chunks": [asdict(c) for c in chunks_]}
         for doc_id, (sha, chunks_) in sorted(documents.items())}}
-    _write_atomic(manifest_path(settings), json.dumps(new_manifest, indent=1))
+    write_atomic(manifest_path(settings), json.dumps(new_manifest, indent=1))
     report.chunks = sum(len(c) for _, c in documents.values())
     return report
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file whole or not at all: a temp file beside it, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")

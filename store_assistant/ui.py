@@ -16,7 +16,7 @@ import streamlit as st
 from store_assistant.answer_log import MAX_CORRECTION, AnswerLog, answer_log
 from store_assistant.config import Settings, load_settings
 from store_assistant.errors import DataError
-from store_assistant.facts import money
+from store_assistant.facts import PRICE_PATTERN, money
 from store_assistant.inventory import Inventory, inventory_path
 from store_assistant.llm import Gateway
 from store_assistant.strategies import Strategy, build_strategy
@@ -83,7 +83,6 @@ def reply_markdown(text: str) -> str:
 
 
 _FIGURE = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
-_PRICE = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?")
 UNCHECKED_PRICE = "[price: see the inventory screen]"
 
 
@@ -95,7 +94,7 @@ def while_streaming(text: str) -> str:
 
 def without_prices(text: str) -> str:
     """An answer from a strategy without store data: every price in it would be made up."""
-    return _PRICE.sub(UNCHECKED_PRICE, text)
+    return PRICE_PATTERN.sub(UNCHECKED_PRICE, text)
 
 
 def fact_card(sku: str) -> None:
@@ -125,13 +124,14 @@ def show_body(turn: dict) -> None:
     if turn.get("error"):
         st.error(turn["content"], icon=":material/error:")
         return
-    meta = turn.get("meta")
-    if turn["role"] == "user" or not meta:
-        st.markdown(escape(turn["content"]) if turn["role"] == "user" else
-                    reply_markdown(turn["content"]))
+    if turn["role"] == "user":
+        st.markdown(escape(turn["content"]))
         return
+    meta = turn.get("meta") or {}
     shown = turn["content"] if meta.get("checks_figures", True) else without_prices(turn["content"])
     st.markdown(reply_markdown(shown))
+    if not meta:
+        return
     st.caption(caption(meta))
     if shown != turn["content"]:
         st.caption(f"Prices hidden: {meta['strategy']} answers from the model alone, without the "

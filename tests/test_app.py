@@ -123,16 +123,20 @@ def test_missing_store_data_says_how_to_prepare_it(app: AppTest) -> None:
     assert "Run `make data`" in at.error[0].value
 
 
+def inventory_page_as_maria(app: AppTest, monkeypatch, store_settings) -> AppTest:
+    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
+    at = app.run()
+    sign_in_as_manager(at, store_settings, name="maria")
+    at.switch_page("store_assistant/pages/inventory.py")
+    return at.run()
+
+
 def test_inventory_edit_form_saves_with_audit(app: AppTest, monkeypatch, store_settings) -> None:
     from store_assistant.inventory import Inventory, inventory_path
 
     inventory = Inventory(inventory_path(store_settings))
     product = inventory.products()[0]
-    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
-    at = app.run()
-    sign_in_as_manager(at, store_settings, name="maria")
-    at.switch_page("store_assistant/pages/inventory.py")
-    at.run()
+    at = inventory_page_as_maria(app, monkeypatch, store_settings)
     try:
         at.number_input[0].set_value(product.price + 5)
         next(b for b in at.button if b.label == "Save").click()
@@ -153,11 +157,7 @@ def test_two_managers_editing_one_sku_lose_no_update(app: AppTest, monkeypatch,
 
     inventory = Inventory(inventory_path(store_settings))
     product = inventory.products()[1]
-    monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
-    at = app.run()
-    sign_in_as_manager(at, store_settings, name="maria")
-    at.switch_page("store_assistant/pages/inventory.py")
-    at.run()
+    at = inventory_page_as_maria(app, monkeypatch, store_settings)
     at.selectbox(key="edit_sku").set_value(product.sku).run()
     try:
         inventory.update(product.sku, price=product.price + 20, actor="sam")  # the other manager

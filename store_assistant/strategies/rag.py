@@ -17,7 +17,7 @@ from store_assistant.errors import RetrievalError
 from store_assistant.facts import (asked_category, asks_inventory, budget, complete, fact_line,
                                    guard, injected, inventory_answer, is_choosing,
                                    is_follow_up,
-                                   link_products, money, not_carried, recommend)
+                                   link_products, money, not_carried, recommend, stores_named)
 from store_assistant.inventory import Inventory, inventory_path
 from store_assistant.knowledge import Hit, knowledge_base
 from store_assistant.llm import Gateway
@@ -38,6 +38,7 @@ RANKED = 5
 
 class RagStrategy(Strategy):
     checks_figures = True
+
     def __init__(self, gateway: Gateway, settings: Settings, mode: str = "hybrid", k: int = 3,
                  today: date | None = None) -> None:
         super().__init__(gateway, settings, today)
@@ -62,7 +63,8 @@ class RagStrategy(Strategy):
         # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
         ranked = self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED))
         named = self._store_sections(question)
-        ranked = [*named, *(h for h in ranked if h.chunk not in {n.chunk for n in named})]
+        first = {hit.chunk for hit in named}
+        ranked = [*named, *(hit for hit in ranked if hit.chunk not in first)]
         hits = ranked[:self.k]
         # Products found only through retrieval count when the best excerpt is a product manual;
         # for "Can I return an opened camera?" the returns policy wins and no product is guessed.
@@ -142,11 +144,9 @@ class RagStrategy(Strategy):
         """
         if not _STORE_INFO.search(question):
             return []
-        named = [s for s in self.inventory.stores()
-                 if re.search(rf"\b{re.escape(s)}\b", question, re.IGNORECASE)]
+        named = stores_named(question, self.inventory.stores())
         return [Hit(chunk, 1.0) for chunk in self.knowledge.chunks.values()
-                if chunk.kind == "policy" and any(
-                    re.search(rf"\b{re.escape(s)}\b", chunk.heading, re.IGNORECASE) for s in named)]
+                if named and chunk.kind == "policy" and stores_named(chunk.heading, named)]
 
     # --- data-built replies ---
 
