@@ -180,7 +180,7 @@ class RagStrategy(Strategy):
             return "From the inventory: " + " ".join(fact_line(p, today) for p in products)
         if hits:
             top = hits[0].chunk
-            return f"From {top.title} ({top.heading}): {top.text}"
+            return f"From {top.title} ({top.heading}):\n\n{top.text}"  # a list stays a list
         return "I'm not sure, and I could not find it in the store's data. Please check with a manager."
 
     def _within_budget(self, hits: list[Hit]) -> list[Hit]:
