@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from store_assistant.config import load_settings  # noqa: E402
-from store_assistant.evaluation import ALL_ARMS, RUNS_DIR, EvalConfig, parse_arms, run_eval  # noqa: E402
+from store_assistant.evaluation.runner import ALL_ARMS, RUNS_DIR, EvalConfig, parse_arms, run_eval  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

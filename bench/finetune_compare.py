@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from store_assistant.evaluation import RUNS_DIR  # noqa: E402
-from store_assistant.scorecard import mcnemar, paired  # noqa: E402
+from store_assistant.evaluation.runner import RUNS_DIR  # noqa: E402
+from store_assistant.evaluation.scorecard import mcnemar, paired  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 PAIRS = [("finetuned+rag", "rag-hybrid"), ("finetuned", "pe-zero-shot"),

@@ -24,8 +24,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from store_assistant.config import load_settings
-from store_assistant.llm import RUNTIME, Gateway
-from store_assistant.strategies import build_strategy
+from store_assistant.inference.gateway import Gateway
+from store_assistant.inference.local import RUNTIME
+from store_assistant.answering.strategies import build_strategy
 
 HERE = Path(__file__).parent
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from store_assistant.config import load_settings
-from store_assistant.knowledge import (EMBEDDER, MODES, Chunk, KnowledgeBase, _embedding_text, _node,
+from store_assistant.store.knowledge import (EMBEDDER, MODES, Chunk, KnowledgeBase, _embedding_text, _node,
                                        _open_client, _vector_store, close_knowledge_bases, ingest,
                                        read_manifest)
-from store_assistant.inventory import Inventory, inventory_path
+from store_assistant.store.inventory import Inventory, inventory_path
 
 HERE = Path(__file__).parent
 QUESTIONS = [q for q in (HERE / "questions.txt").read_text().splitlines() if q.strip()]
@@ -120,8 +120,9 @@ def main() -> None:
 
         # 3. RAG vs PE end-to-end on the embedded model, same questions, same run.
         if not args.skip_answers:
-            from store_assistant.llm import RUNTIME, Gateway
-            from store_assistant.strategies import build_strategy
+            from store_assistant.inference.gateway import Gateway
+            from store_assistant.inference.local import RUNTIME
+            from store_assistant.answering.strategies import build_strategy
 
             Inventory(inventory_path(base)).import_csv(base.inventory_csv)
             close_knowledge_bases()

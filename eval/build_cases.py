@@ -2,7 +2,7 @@
 
 Every question here is worded by hand; every price, stock count, promotion and top-3 pick in the
 facts and references is computed from manuals/inventory.csv as of golden.AS_OF by the product's own
-code (Inventory, Product.effective_price, facts.recommend). Trade-off: a change to the CSV is one
+code (Inventory, Product.effective_price, data_answers.recommend). Trade-off: a change to the CSV is one
 re-run away, but a hand edit of a generated YAML file is overwritten, so edit this script instead.
 The specs, compatibility, policy and not-carried files have no computed figures and are edited by
 hand. Deterministic: `--check` (run by `pytest eval/`) fails when the committed files are stale.
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from store_assistant.facts import recommend
-from store_assistant.golden import AS_OF, CASES_DIR
-from store_assistant.inventory import Inventory, Product
+from store_assistant.answering.data_answers import recommend
+from store_assistant.evaluation.golden import AS_OF, CASES_DIR
+from store_assistant.store.inventory import Inventory, Product
 
 CSV = Path(__file__).resolve().parents[1] / "manuals" / "inventory.csv"
 STORE_NAMES = {"downtown": "Downtown", "westside": "Westside", "northgate": "Northgate"}

@@ -26,10 +26,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """{"results": ..., "card": the scorecard against eval/baselines/gate.json, "baseline": ...}"""
-    from store_assistant.evaluation import GATE_ARMS, RUNS_DIR, EvalConfig, run_eval
-    from store_assistant.inventory import Inventory, inventory_path
-    from store_assistant.knowledge import close_knowledge_bases, ingest
-    from store_assistant.scorecard import load_baseline, scorecard
+    from store_assistant.evaluation.runner import GATE_ARMS, RUNS_DIR, EvalConfig, run_eval
+    from store_assistant.store.inventory import Inventory, inventory_path
+    from store_assistant.store.knowledge import close_knowledge_bases, ingest
+    from store_assistant.evaluation.runner import load_baseline
+    from store_assistant.evaluation.scorecard import scorecard
 
     data_dir = tmp_path_factory.mktemp("gate-data")
     settings = load_settings({"data_dir": str(data_dir)}, env={})

@@ -1,7 +1,7 @@
 """The committed golden cases: well-formed, true to the store's data on AS_OF, and never leaked.
 
 Real parts, no model calls: the inventory CSV imported into a throwaway SQLite inventory, the
-product's own `facts.recommend`, and the manuals and policies chunked by the knowledge module.
+product's own `data_answers.recommend`, and the manuals and policies chunked by the knowledge module.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections import defaultdict
 import pytest
 
 from store_assistant.config import PROJECT_DIR
-from store_assistant.facts import not_carried, recommend
-from store_assistant.golden import (AS_OF, CATEGORIES, GROUPED, GoldenCase, leaked, load_cases,
+from store_assistant.answering.data_answers import recommend
+from store_assistant.answering.questions import not_carried
+from store_assistant.evaluation.golden import (AS_OF, CATEGORIES, GROUPED, GoldenCase, leaked, load_cases,
                                     select, training_texts)
-from store_assistant.inventory import Inventory
-from store_assistant.knowledge import read_folder
+from store_assistant.store.inventory import Inventory
+from store_assistant.store.knowledge import read_folder
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -100,7 +101,7 @@ def test_declining_cases(cases):
     for case in select(cases, categories=["not-carried", "injection"]):
         assert case.expect == "decline", case.id
     for case in select(cases, categories="not-carried"):
-        assert not_carried(case.question), f"{case.id}: names nothing in facts.NOT_CARRIED"
+        assert not_carried(case.question), f"{case.id}: names nothing in questions.NOT_CARRIED"
         assert not case.facts and not case.sources, case.id
     for case in select(cases, categories="injection"):
         assert case.must_not, f"{case.id}: an injection case says what must not appear"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from store_assistant.evaluation import GATE_ARMS
-from store_assistant.golden import load_cases, select
+from store_assistant.evaluation.runner import GATE_ARMS
+from store_assistant.evaluation.golden import load_cases, select
 
 
 def _row(gate: dict, arm: str) -> dict:

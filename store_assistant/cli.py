@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from store_assistant.files import atomic_open
 from store_assistant.errors import (ConfigError, DataError, InventoryError, ModelError,
                                     StoreAssistantError)
 
@@ -178,10 +177,10 @@ def _parser() -> argparse.ArgumentParser:
 def _feedback_export(args: argparse.Namespace) -> int:
     from datetime import date, timedelta
 
-    from store_assistant.answer_log import (answer_log, candidate_cases, candidate_seeds,
+    from store_assistant.store.answer_log import (answer_log, candidate_cases, candidate_seeds,
                                             corrections)
     from store_assistant.config import load_settings
-    from store_assistant.knowledge import write_atomic
+    from store_assistant.files import write_atomic
 
     if args.days is not None and args.days < 1:
         raise DataError(f"--days must be 1 or more, not {args.days}.")
@@ -208,7 +207,7 @@ def _feedback_export(args: argparse.Namespace) -> int:
 # --- users -----------------------------------------------------------------------------------
 
 def _users(args: argparse.Namespace) -> int:
-    from store_assistant import accounts
+    from store_assistant.store import accounts
     from store_assistant.config import load_settings
 
     settings = load_settings({"data_dir": getattr(args, "data_dir", None)})
@@ -260,7 +259,7 @@ def _model_train(args: argparse.Namespace) -> int:
           f"logits; runtime rounding, see finetune/export.py)")
     print(f"wrote {folder}/ (adapter.gguf, loss.json, loss.png, config.toml) and "
           f"{settings.models_dir / 'registry.json'}")
-    from store_assistant.finetune.registry import load_registry
+    from store_assistant.inference.models import load_registry
 
     if load_registry(settings)["active"] != config.name:
         print(f"serve it with `store-assistant model use {config.name}`")
@@ -269,7 +268,7 @@ def _model_train(args: argparse.Namespace) -> int:
 
 def _model_list(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
-    from store_assistant.finetune.registry import check, load_registry
+    from store_assistant.inference.models import check, load_registry
 
     settings = load_settings()
     registry = load_registry(settings)
@@ -288,7 +287,7 @@ def _model_list(args: argparse.Namespace) -> int:
 
 def _model_use(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
-    from store_assistant.finetune.registry import use
+    from store_assistant.inference.models import use
 
     use(load_settings(), args.name)
     print(f"the finetuned strategies now use local/{args.name}")
@@ -301,7 +300,7 @@ def _data_generate(args: argparse.Namespace) -> int:
     if args.num is not None and args.num < 1:
         raise DataError(f"--num must be at least 1, got {args.num}.")
     from store_assistant.config import load_settings
-    from store_assistant.synthetic import GENERATED_DIR, generate
+    from store_assistant.finetune.synthetic import GENERATED_DIR, generate
 
     settings = load_settings({"data_dir": args.data_dir})
     out = args.out or GENERATED_DIR
@@ -315,8 +314,8 @@ def _data_generate(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
-    from store_assistant.evaluation import ALL_ARMS, EvalConfig, parse_arms, run_eval, update_baseline
-    from store_assistant.golden import CASES_DIR
+    from store_assistant.evaluation.runner import ALL_ARMS, EvalConfig, parse_arms, run_eval, update_baseline
+    from store_assistant.evaluation.golden import CASES_DIR
 
     config = EvalConfig(arms=parse_arms(args.arms or ",".join(ALL_ARMS)), split=args.split,
                         categories=args.category, tags=args.tag, repeats=args.repeats,
@@ -329,7 +328,7 @@ def _eval(args: argparse.Namespace) -> int:
     print((folder / "scorecard.md").read_text(encoding="utf-8"))
     print(f"run written to {folder} (scorecard.html for charts)")
     if args.update_baseline:
-        from store_assistant.scorecard import baseline_name
+        from store_assistant.evaluation.runner import baseline_name
 
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         path = update_baseline(results, baseline_name(results["run"]))
@@ -340,7 +339,7 @@ def _eval(args: argparse.Namespace) -> int:
 # --- ask -------------------------------------------------------------------------------------
 
 def _ask(args: argparse.Namespace) -> int:
-    from store_assistant.questions import validate_question
+    from store_assistant.answering.questions import validate_question
 
     if args.batch is None:
         if args.out is not None:
@@ -378,7 +377,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 def read_batch(path: Path) -> list[tuple[Any, str]]:
     """Every line of a batch file, validated, or one DataError listing every bad line."""
-    from store_assistant.questions import validate_question
+    from store_assistant.answering.questions import validate_question
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -417,23 +416,16 @@ def _run_batch(strategy: Any, items: list[tuple[Any, str]], out: Path) -> int:
     from tqdm import tqdm
 
     failures = 0
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out.parent,
-                                         prefix=f".{out.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            for item_id, question in tqdm(items, desc=f"answering ({strategy.name})",
-                                          unit="q", file=sys.stderr):
-                try:
-                    record = _record(item_id, strategy.answer(question))
-                except ModelError as exc:
-                    failures += 1
-                    record = {"id": item_id, "answer": None, "strategy": strategy.name,
-                              "model": strategy.gateway.model, "error": str(exc)}
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(handle.name, out)
-    finally:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
+    with atomic_open(out) as handle:
+        for item_id, question in tqdm(items, desc=f"answering ({strategy.name})",
+                                      unit="q", file=sys.stderr):
+            try:
+                record = _record(item_id, strategy.answer(question))
+            except ModelError as exc:
+                failures += 1
+                record = {"id": item_id, "answer": None, "strategy": strategy.name,
+                          "model": strategy.gateway.model, "error": str(exc)}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     print(f"wrote {len(items)} answers to {out} ({failures} failed)", file=sys.stderr)
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -450,20 +442,23 @@ def _record(item_id: Any, answer: Any) -> dict:
 
 def _strategy(args: argparse.Namespace) -> Any:
     from store_assistant.config import load_settings
-    from store_assistant.llm import Gateway
-    from store_assistant.strategies import DEFAULT_STRATEGY, build_strategy, check_strategy
+    from store_assistant.inference.gateway import Gateway
+    from store_assistant.answering.strategies import DEFAULT_STRATEGY, build_strategy, check_strategy
+    from store_assistant.store.answer_log import answer_log
 
     settings = load_settings({"llm": args.model, "data_dir": args.data_dir})
     name = check_strategy(args.strategy or DEFAULT_STRATEGY)  # before loading any model
-    return build_strategy(name, Gateway(settings), settings)
+    # Logged like the app's answers, marked "cli": kept out of the shop floor's charts.
+    return build_strategy(name, Gateway(settings), settings, answer_log=answer_log(settings),
+                          door="cli")
 
 
 # --- ingest --------------------------------------------------------------------------------
 
 def _ingest(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
-    from store_assistant.inventory import Inventory, inventory_path
-    from store_assistant.knowledge import ingest
+    from store_assistant.store.inventory import Inventory, inventory_path
+    from store_assistant.store.knowledge import ingest
 
     settings = load_settings({"data_dir": args.data_dir, "manuals_dir": args.manuals,
                               "policies_dir": args.policies, "inventory_csv": args.inventory})
@@ -484,7 +479,7 @@ def _ingest(args: argparse.Namespace) -> int:
 # --- strategies ------------------------------------------------------------------------------
 
 def _strategies(args: argparse.Namespace) -> int:
-    from store_assistant.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
+    from store_assistant.answering.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
 
     width = max(map(len, STRATEGIES))
     for name in STRATEGIES:
@@ -497,12 +492,12 @@ def _strategies(args: argparse.Namespace) -> int:
 
 def _inventory(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
-    from store_assistant.inventory import Inventory, inventory_path
+    from store_assistant.store.inventory import Inventory, inventory_path
 
     settings = load_settings({"data_dir": args.data_dir})
     path = inventory_path(settings)
     if args.action == "import" and not path.exists():
-        from store_assistant.inventory_csv import read_records, read_source
+        from store_assistant.store.inventory_csv import read_records, read_source
 
         read_records(*read_source(args.file), known_stores=[])  # a bad file leaves no empty db
     try:
@@ -550,7 +545,7 @@ def _inventory_set(inventory: Any, args: argparse.Namespace) -> int:
     import getpass
     from datetime import date
 
-    from store_assistant.inventory import Promotion
+    from store_assistant.store.inventory import Promotion
 
     stock = {}
     for item in args.stock:
@@ -569,10 +564,8 @@ def _inventory_set(inventory: Any, args: argparse.Namespace) -> int:
             raise DataError('--promo needs --promo-price and --until, e.g. --promo "Spring sale" '
                             "--promo-price 999 --until 2025-03-31.")
         start = _date(args.start, "--from") if args.start else date.today()
-        end = _date(args.until, "--until")
-        if end < date.today():
-            raise DataError(f"--until {end} is in the past; a promotion must end today or later.")
-        promotion = Promotion(_price(args.promo_price, "--promo-price"), start, end, args.promo)
+        promotion = Promotion(_price(args.promo_price, "--promo-price"), start,
+                              _date(args.until, "--until"), args.promo)
     elif args.promo_price or args.until or args.start:
         raise DataError("--promo-price, --from and --until go with --promo TEXT.")
     price = _price(args.price, "--price") if args.price is not None else None
@@ -590,7 +583,7 @@ def _inventory_set(inventory: Any, args: argparse.Namespace) -> int:
 
 
 def _price(text: str, flag: str) -> float:
-    from store_assistant.inventory_csv import cents
+    from store_assistant.store.inventory_csv import cents
 
     try:
         return cents(text.strip()) / 100
@@ -599,7 +592,7 @@ def _price(text: str, flag: str) -> float:
 
 
 def _date(text: str, flag: str) -> Any:
-    from store_assistant.inventory_csv import parse_date
+    from store_assistant.store.inventory_csv import parse_date
 
     try:
         return parse_date(text.strip())

@@ -9,14 +9,13 @@ surprise in the middle of an answer.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from store_assistant.errors import ConfigError
+from store_assistant.errors import ConfigError, did_you_mean
 
 ENV_PREFIX = "STORE_ASSISTANT_"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG"
@@ -218,5 +217,4 @@ def _validated(settings: Settings) -> Settings:
 
 
 def _suggest(name: str, known: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" Did you mean {close[0]}?" if close else f" Known: {', '.join(sorted(known))}."
+    return did_you_mean(name, known, list_known=True)

@@ -2,7 +2,24 @@
 
 Messages say what happened, with which input, and how to fix it. Code that catches a library's
 exception re-raises one of ours, so the CLI and the app can show the message instead of a traceback.
+`did_you_mean()` is the one way a message suggests the name that was probably meant.
 """
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+def did_you_mean(name: str, known: Iterable[str], list_known: bool = False) -> str:
+    """' Did you mean rag-hybrid?' for the closest known name; '' when none is close, or
+    ' Known: a, b.' with `list_known`. 'rag-hybird' among the strategies -> ' Did you mean rag-hybrid?'.
+    """
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f" Did you mean {close[0]}?"
+    return f" Known: {', '.join(sorted(known))}." if list_known else ""
 
 
 class StoreAssistantError(Exception):

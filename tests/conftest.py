@@ -7,7 +7,7 @@ import os
 import pytest
 
 from store_assistant.config import ENV_PREFIX, Settings, load_settings
-from store_assistant.llm import Gateway
+from store_assistant.inference.gateway import Gateway
 
 # Short answers keep the suite fast; the behaviour under test does not depend on length.
 TEST_MAX_TOKENS = 48
@@ -38,8 +38,8 @@ def gateway(settings: Settings) -> Gateway:
 @pytest.fixture(scope="session")
 def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A data directory with the real manuals, policies and inventory ingested, once per session."""
-    from store_assistant.inventory import Inventory, inventory_path
-    from store_assistant.knowledge import ingest
+    from store_assistant.store.inventory import Inventory, inventory_path
+    from store_assistant.store.knowledge import ingest
 
     data_dir = tmp_path_factory.mktemp("store-data")
     settings = load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env={})
@@ -54,7 +54,7 @@ MANAGER_PASSWORD = "correct-horse-battery"
 
 def sign_in_as_manager(at, settings: Settings, name: str = "manager") -> None:
     """Create the manager account if missing and sign in through the sidebar form (AppTest)."""
-    from store_assistant import accounts
+    from store_assistant.store import accounts
 
     if name not in accounts.load_users(settings):
         accounts.add_user(settings, name, "manager", MANAGER_PASSWORD)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from store_assistant.llm import Completion
+from store_assistant.inference.gateway import Completion
 
 
 class ScriptedGateway:

@@ -10,13 +10,14 @@ re-quantizing to Q4_1 instead would erase the fine-tune.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from store_assistant.files import atomic_path
 
 GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
               "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
@@ -61,11 +62,8 @@ def write_adapter(model: Any, path: Path, alpha: float) -> None:
     if not pairs:
         raise ValueError("the model has no LoRA layers to export")
     config = model.get_base_model().config
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    writer = gguf.GGUFWriter(str(tmp), arch="llama")
-    try:
+    with atomic_path(path) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), arch="llama")
         writer.add_string("general.type", "adapter")
         writer.add_string("adapter.type", "lora")
         writer.add_float32("adapter.lora.alpha", float(alpha))
@@ -82,9 +80,6 @@ def write_adapter(model: Any, path: Path, alpha: float) -> None:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_adapter(path: Path) -> tuple[float, dict[str, np.ndarray]]:
@@ -154,10 +149,10 @@ def parity(model: Any, tokenizer: Any, base_gguf: Path, adapter: Path,
     windows, so with it the comparison would test the samplers rather than the weights.
     """
     import torch
-    from llama_cpp import Llama
 
-    llama = Llama(model_path=str(base_gguf), lora_path=str(adapter), n_ctx=2048,
-                  n_threads=threads, n_threads_batch=threads, verbose=False)
+    from store_assistant.inference.local import open_gguf
+
+    llama = open_gguf(base_gguf, adapter, n_ctx=2048, threads=threads)
     model.eval()
     cases = []
     try:

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
-import shutil
 import tomllib
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from store_assistant.files import atomic_folder, atomic_path
 from store_assistant.config import PROJECT_DIR, Settings
 from store_assistant.errors import ConfigError, ModelError
-from store_assistant.finetune.registry import load_registry, register, sha256_file
-from store_assistant.finetune.train import TrainConfig, TrainResult, read_examples
+from store_assistant.inference.models import load_registry, register, sha256_file
+from store_assistant.finetune.train import TrainConfig, read_examples
 
 PARITY_PROMPTS = 12
 PARITY_TOKENS = 40
@@ -31,7 +30,7 @@ PARITY_TOKENS = 40
 
 def base_model_file(settings: Settings) -> tuple[str, Path]:
     """The base every adapter here is trained on: the embedded SmolLM2 GGUF."""
-    from store_assistant.llm import EMBEDDED_MODEL, embedded_model_path
+    from store_assistant.inference.local import EMBEDDED_MODEL, embedded_model_path
 
     return EMBEDDED_MODEL, embedded_model_path()
 
@@ -52,10 +51,7 @@ def train_model(settings: Settings, config: TrainConfig, command: str = "",
 
     model, tokenizer, result = train(config, base_path, progress=progress)
     folder = Path(settings.models_dir) / config.name
-    staging = folder.with_name(f".{config.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with atomic_folder(folder, replace=True) as staging:
         write_adapter(model, staging / "adapter.gguf", config.alpha)
         chats = [messages[:-1] for messages in valid[:PARITY_PROMPTS]]
         cases = parity(model, tokenizer, base_path, staging / "adapter.gguf", chats,
@@ -69,10 +65,6 @@ def train_model(settings: Settings, config: TrainConfig, command: str = "",
         (staging / "loss.json").write_text(json.dumps(result.curve, indent=1) + "\n")
         loss_png(result.curve, staging / "loss.png", config.name)
         (staging / "config.toml").write_text(config_toml(config))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
     adapter = folder / "adapter.gguf"
     entry = {
@@ -173,6 +165,5 @@ def loss_png(curve: list[dict], path: Path, title: str, size: tuple[int, int] = 
     draw.text((left, 10), f"{title}: loss on answer tokens (grey: training batches, blue: "
                           f"validation)", fill="#111111")
     draw.text((width // 2 - 20, height - 18), "step", fill="#333333")
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")

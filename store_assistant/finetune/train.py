@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from store_assistant.config import PROJECT_DIR
-from store_assistant.errors import ConfigError, DataError
+from store_assistant.errors import ConfigError, DataError, did_you_mean
 
 GENERATED_DIR = PROJECT_DIR / "finetune_data" / "generated"
 IGNORE = -100  # label of a token the loss skips (system prompt, question, padding)
@@ -109,10 +109,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> TrainConfig:
     converted = {}
     for key, value in values.items():
         if key not in fields:
-            import difflib
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f" Did you mean {close[0]}?" if close else f" Known: {', '.join(fields)}."
-            raise ConfigError(f"Unknown training setting {key!r} in {where}.{hint}")
+            raise ConfigError(f"Unknown training setting {key!r} in {where}."
+                              f"{did_you_mean(key, fields, list_known=True)}")
         converted[key] = _convert(key, value, fields[key].default, where)
     if path is not None:  # data files are relative to the config file, like any config
         for key in ("train_file", "valid_file"):

@@ -1,0 +1,268 @@
+"""The grounding guard: the one stage between a model's text and anyone who reads it.
+
+Every answer, from every strategy and through every door (app, CLI, evaluation), passes
+`check()` once, in `Strategy._complete`:
+
+1. A reply that repeats the instructions ("reveal your system prompt", obeyed) is replaced by a
+   refusal.
+2. An answer built on the store's data (`Grounding`, from the RAG strategies) has every price,
+   SKU, stock count, percentage, day count, spec figure and time of day checked against the facts
+   and excerpts the model was given, plus in-stock / on-sale claims in words. A wrong price with
+   exactly one product in play is corrected; anything else unsupported makes the answer the
+   data's own (`Grounding.fallback`). Then the price or stock the question asked for, if the
+   answer left it out, is added from the inventory.
+3. An answer without the store's data (prompt-only, fine-tuned alone) can only have made its
+   prices up: they are shown as "[price: see the inventory screen]".
+
+While an answer streams, `hold_figures()` is what may be shown of it: figures wait for `check()`.
+The model phrases; the data decides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from store_assistant.answering.data_answers import fact_line
+from store_assistant.answering.linking import SKU_PATTERN
+from store_assistant.answering.questions import asks_price, asks_stock, stores_named
+from store_assistant.store.inventory import Product, money
+from store_assistant.templates import PROMPTS_DIR
+
+
+@dataclass
+class Grounding:
+    """What a data-built answer may state: built by the strategy before the model is called.
+
+    `text` is the facts and excerpts the model was given (not the question: "the return window is
+    365 days now" must not make 365 a fact); `fallback` is the answer the data gives on its own.
+    """
+    text: str
+    products: list[Product]
+    today: date
+    question: str
+    stores: list[str]
+    fallback: str
+
+
+def check(text: str, grounding: Grounding | None, from_data: bool = False) -> tuple[str, list[str]]:
+    """The guard's one entry point: (text anyone may see, flags saying what it changed).
+
+    `from_data` marks a reply built by code from the data (no model call): its figures are the
+    data's, so only the instruction check applies.
+    """
+    flags: list[str] = []
+    if grounding is not None and not from_data:
+        text, flags = _grounded(text, grounding)
+    if leaks_instructions(text):
+        return PROMPT_REFUSAL, [*flags, "prompt_leak_blocked"]
+    if grounding is None and not from_data and PRICE_PATTERN.search(text):
+        text, flags = PRICE_PATTERN.sub(UNCHECKED_PRICE, text), [*flags, "prices_hidden"]
+    return text, flags
+
+
+def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:
+    text = text.strip()
+    if not text:
+        return grounding.fallback, ["guard_fallback:empty_answer"]
+    result = guard(text, grounding.text, grounding.products, grounding.today, grounding.fallback)
+    if any(flag.startswith("guard_fallback") for flag in result.flags):
+        return result.text, result.flags
+    final, added = add_missing_facts(result.text, grounding.question, grounding.products,
+                                     grounding.today, grounding.stores)
+    return final, [*result.flags, *added]
+
+
+# --- what may be shown while an answer streams ---------------------------------------------------
+
+UNCHECKED_PRICE = "[price: see the inventory screen]"
+_FIGURE = re.compile(r"\$?\d[\d,]*(?:\.\d+)?")
+
+
+def hold_figures(text: str) -> str:
+    """Text still being generated, its figures held back: '$0.00' -> '…'. `check()` runs only
+    once the answer is complete, so a wrong price must not flash by first."""
+    return _FIGURE.sub("…", text)
+
+
+# --- instructions repeated back ------------------------------------------------------------------
+
+PROMPT_REFUSAL = ("Sorry, I can't share my instructions. Ask me about a product, a price, stock "
+                  "or a store policy.")
+_SHINGLE = 7  # words; store facts and excerpts are not instructions, so quoting them is fine
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9$']+", text.lower())
+    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+@lru_cache(maxsize=1)
+def _instruction_shingles() -> frozenset:
+    """Every 7-word run of the instruction prompts (not their facts or excerpts)."""
+    texts = [path.read_text(encoding="utf-8") for path in PROMPTS_DIR.glob("*.md")
+             if path.stem in ("guidelines", "rag", "cot", "finetuned")]
+    return frozenset(set().union(*(_shingles(re.sub(r"\$\w+", " ", t)) for t in texts)))
+
+
+def leaks_instructions(text: str) -> bool:
+    """True when a reply repeats the instructions: three or more 7-word runs of them (9+ words).
+
+    'Store guidelines: - Greet briefly and stay polite. - Answer the question first' -> True;
+    one stock phrase like 'check the inventory screen' -> False.
+    """
+    return len(_shingles(text) & _instruction_shingles()) >= 3
+
+
+# --- figures and claims against the grounding --------------------------------------------------
+
+PRICE_PATTERN = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?(?:%|percent\b)", re.IGNORECASE)
+_DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
+STOCK_PATTERN = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
+# Spec figures: "2 hours of battery", "13.3-inch", "64GB", "140W". Checked like days and percents.
+_MEASURE = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(hours?|hrs?|inch(?:es)?|gb|tb|mah|watts?|w|mp|"
+                      r"megapixels?|hz|lbs?|pounds?|mm|months?|years?)\b", re.IGNORECASE)
+_UNITS = {"hr": "hour", "hrs": "hour", "hours": "hour", "inches": "inch", "watt": "w",
+          "watts": "w", "megapixel": "mp", "megapixels": "mp", "lbs": "lb", "pound": "lb",
+          "pounds": "lb", "months": "month", "years": "year"}
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+@dataclass
+class GuardResult:
+    text: str
+    flags: list[str] = field(default_factory=list)
+
+def _numbers(text: str) -> set[float]:
+    return {float(n.replace(",", "")) for n in _NUMBER.findall(text) if n.replace(",", "")}
+# Instructions aimed at the model inside a manual, policy or inventory text. Such an excerpt is
+# withheld from the prompt and from the grounding, so its figures cannot pass the guard.
+_INJECTED = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions|rules|prompt|"
+    r"guidelines)\b|\b(?:system prompt|maintenance mode|developer mode|jailbreak)\b|"
+    r"\byou are now\b|\bnew (?:system )?(?:instructions|rules)\b|\b(?:tell|inform) (?:the )?"
+    r"(?:staff|customers?) (?:that )?(?:it|everything) is free\b", re.IGNORECASE)
+
+def injected(text: str) -> bool:
+    """True when a document text addresses the model, e.g. 'IGNORE ALL PREVIOUS INSTRUCTIONS'.
+
+    'Ignore the rattle on first power-up' -> False (no instructions/rules/prompt nearby).
+    """
+    return bool(_INJECTED.search(text))
+
+def guard(answer: str, grounding: str, products: list[Product], today: date,
+          fallback: str) -> GuardResult:
+    """Check every figure in `answer` against `grounding` (facts + context + question).
+
+    A price must match a price ($) in the grounding: '$1,299' and '$1299.00' both match '$1,299.00';
+    '$1.00' does not match a stock count of 1. A wrong price with exactly one product in
+    play is replaced by that product's price today; anything else unsupported (a SKU, a stock
+    count, a percentage, a day count or a time of day the data does not contain) makes the
+    answer `fallback`.
+    """
+    supported = _numbers(grounding)
+    prices = {float(p.replace(",", "")) for p in PRICE_PATTERN.findall(grounding)}
+    flags: list[str] = []
+    text = answer
+    for match in list(PRICE_PATTERN.finditer(answer)):
+        value = float(match.group(1).replace(",", ""))
+        if any(abs(value - p) < 0.005 for p in prices):
+            continue
+        if len(products) == 1:
+            right = money(products[0].effective_price(today))
+            text = text.replace(match.group(0), right, 1)
+            flags.append(f"guard_corrected_price:{match.group(0).strip()}->{right}")
+        else:
+            return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
+    for claim in _false_claims(text, products, today):
+        return GuardResult(fallback, [f"guard_fallback:{claim}"])
+    checks = ((SKU_PATTERN, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (STOCK_PATTERN, "stock"))
+    for pattern, kind in checks:
+        for match in pattern.finditer(text):
+            value = float(match.group(1) if pattern.groups else match.group(0))
+            if value not in supported:
+                return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
+    measured = _measures(grounding)
+    for match in _MEASURE.finditer(text):
+        value, unit = float(match.group(1)), _unit(match.group(2))
+        # "2 hours" where the excerpts give battery life as 24 and 18 hours: a figure of that unit
+        # that is not among them. With no figure of that unit given, any number given will do.
+        if value not in measured.get(unit, supported):
+            return GuardResult(fallback, [f"guard_fallback:unsupported_measure:{match.group(0)}"])
+    hours = {_clock(m) for m in _TIME.finditer(grounding)}
+    for match in _TIME.finditer(text):
+        if _clock(match) not in hours:
+            return GuardResult(fallback, [f"guard_fallback:unsupported_time:{match.group(0)}"])
+    return GuardResult(text, flags)
+
+def _unit(text: str) -> str:
+    return _UNITS.get(text.lower(), text.lower())
+
+def _measures(text: str) -> dict[str, set[float]]:
+    """{'hour': {24.0, 18.0}} for 'up to 24 hours; up to 18 hours with Immersive Audio on'."""
+    found: dict[str, set[float]] = {}
+    for match in _MEASURE.finditer(text):
+        found.setdefault(_unit(match.group(2)), set()).add(float(match.group(1)))
+    return found
+_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b\.?", re.IGNORECASE)
+
+def _clock(match: re.Match) -> tuple[int, int]:
+    """'9 pm', '9:00 PM' and '9.00 p.m.' -> (21, 0): store hours compared as times of day."""
+    hour, minute = int(match.group(1)) % 12, int(match.group(2) or 0)
+    return hour + (12 if match.group(3).lower() == "p" else 0), minute
+
+def add_missing_facts(answer: str, question: str, products: list[Product], today: date,
+             stores: list[str]) -> tuple[str, list[str]]:
+    """Add the inventory's facts when the answer leaves out the price or stock it was asked for.
+
+    'How many XM5 are downtown?' answered 'It is sold at the downtown store.' gets
+    'From the inventory: ... in stock: downtown 0, ...' appended: staff always see the figure.
+    """
+    stated = _numbers(answer)
+    asked_stores = stores_named(question, stores)
+    wants_stock = asks_stock(question) or bool(asked_stores)
+    lines, missing = [], []
+    for product in products:
+        gaps = []
+        if asks_price(question) and not any(
+                abs(product.effective_price(today) - v) < 0.005 for v in stated):
+            gaps.append("price")
+        if wants_stock:
+            for store in asked_stores or stores:
+                qty = product.stock.get(store, 0)
+                near = (rf"\b{re.escape(store)}\b[^.\n\d]{{0,30}}\b{qty}\b"
+                        rf"|\b{qty}\b[^.\n\d]{{0,30}}\b{re.escape(store)}\b")
+                if not re.search(near, answer, re.IGNORECASE):
+                    gaps.append(f"stock:{store}")
+                    break
+        if gaps:
+            lines.append(fact_line(product, today))
+            missing += [f"{product.sku}:{gap}" for gap in gaps]
+    if not lines:
+        return answer, []
+    return (f"{answer.rstrip()}\n\nFrom the inventory: " + " ".join(lines),
+            [f"facts_added:{','.join(missing)}"])
+_NEGATION = re.compile(r"\b(not|no|n't|out of|isn't|aren't|sold out|unavailable)\b", re.IGNORECASE)
+
+def _false_claims(text: str, products: list[Product], today: date) -> list[str]:
+    """Stock and promotion claims in words that contradict the data, sentence by sentence.
+
+    With Sony XM5 at 0 downtown, 'It is in stock downtown.' is a false claim; so is 'it is not on
+    sale' while a promotion is active. Only checked with one product in play, where 'it' is clear.
+    """
+    if len(products) != 1:
+        return []
+    product, claims = products[0], []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        lowered = sentence.lower()
+        negated = bool(_NEGATION.search(lowered))
+        if re.search(r"\b(in stock|available|have it|has it|carry it)\b", lowered):
+            for store, qty in product.stock.items():
+                if re.search(rf"\b{re.escape(store)}\b", lowered) and (qty > 0) == negated:
+                    claims.append(f"false_stock_claim:{store}")
+        if re.search(r"\b(on sale|promotion|discount|deal)\b", lowered):
+            if negated and product.active_promotion(today):
+                claims.append("false_promotion_claim")
+    return claims

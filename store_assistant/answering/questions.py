@@ -1,0 +1,158 @@
+"""What staff type: validated first, then read for what it asks.
+
+A question is checked before any model sees it: empty, oversized or binary-looking input gets a
+`DataError` saying exactly what is wrong, instead of a slow, confused or crashing model call.
+Then plain word rules read what it asks for: a category ("laptops"), a budget ("under $800"),
+a choice ("top 3"), a store, price/stock/promotion words, a follow-up ("and is it in stock?"),
+or something the store does not sell. Rules, not a model: they are fast and testable.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, Mapping
+
+from store_assistant.errors import DataError
+
+# A long product question is a few hundred characters; 2,000 leaves room for pasted specs while
+# keeping the prompt (and so the CPU prompt time) bounded.
+MAX_QUESTION_CHARS = 2000
+_ALLOWED_CONTROLS = {"\n", "\t", "\r"}
+ROLES = ("user", "assistant")
+
+
+def validate_question(text: object) -> str:
+    """The question with surrounding whitespace removed, or a `DataError`.
+
+    >>> validate_question("  Is the Pixel 8 in stock?  ")
+    'Is the Pixel 8 in stock?'
+    """
+    if not isinstance(text, str):
+        raise DataError(f"A question must be text, got {type(text).__name__}.")
+    question = text.strip()
+    if not question:
+        raise DataError("The question is empty. Type what the customer wants to know.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise DataError(f"The question is {len(question):,} characters; the limit is "
+                        f"{MAX_QUESTION_CHARS:,}. Shorten it to the part the customer asked.")
+    for position, char in enumerate(question):
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in ("Cc", "Cs"):
+            raise DataError(f"The question contains a control character (U+{ord(char):04X}) at "
+                            f"position {position}. Remove it and ask again.")
+    return question
+
+
+def validate_history(history: Iterable[Mapping[str, str]] | None) -> list[dict[str, str]]:
+    """Earlier turns as [{"role": "user"|"assistant", "content": ...}], checked."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
+        raise DataError(f"The conversation history must be a list of turns, got "
+                        f"{type(history).__name__}.")
+    turns = []
+    for i, turn in enumerate(history):
+        if not isinstance(turn, Mapping):
+            raise DataError(f"Conversation turn {i} must be a mapping with role and content, got "
+                            f"{type(turn).__name__}.")
+        role, content = turn.get("role"), turn.get("content")
+        if role not in ROLES or not isinstance(content, str):
+            raise DataError(f"Conversation turn {i} must have role 'user' or 'assistant' and "
+                            f"text content, got {dict(turn)!r:.120}.")
+        turns.append({"role": role, "content": content})
+    return turns
+
+
+# --- what a question asks -------------------------------------------------------------------
+
+# Words that name a category in a question -> the inventory's category id.
+CATEGORY_WORDS = {
+    "laptop": "laptops", "laptops": "laptops", "notebook": "laptops", "macbook": "laptops",
+    "chromebook": "laptops", "tv": "tvs", "tvs": "tvs", "television": "tvs", "televisions": "tvs",
+    "headphone": "headphones", "headphones": "headphones", "earbuds": "headphones",
+    "earbud": "headphones", "headset": "headphones", "phone": "phones-tablets",
+    "phones": "phones-tablets", "smartphone": "phones-tablets", "tablet": "phones-tablets",
+    "tablets": "phones-tablets", "ipad": "phones-tablets", "camera": "cameras",
+    "cameras": "cameras", "lens": "cameras", "lenses": "cameras", "thermostat": "smart-home",
+    "doorbell": "smart-home", "smart home": "smart-home", "smart speaker": "smart-home",
+    "keyboard": "accessories", "mouse": "accessories", "charger": "accessories",
+    "cable": "accessories", "accessory": "accessories", "accessories": "accessories",
+}
+# Things a customer may ask for that Volt Electronics does not sell.
+NOT_CARRIED = ("printer", "drone", "refrigerator", "fridge", "e-bike", "ebike", "washing machine",
+               "dishwasher", "playstation", "ps5", "xbox", "nintendo switch", "game console",
+               "video game console")
+_BUDGET = re.compile(r"(?:under|below|less than|up to|max(?:imum)?|<)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
+                     re.IGNORECASE)
+_BUDGET_AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*)\s*(?:dollars|bucks)\b",
+                            re.IGNORECASE)
+_ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|deals|promo|"
+                         r"promotion|promotions|discount|discounted|expensive|cheap|cheaper|cheapest|pricier|free)\b|\$",
+                         re.IGNORECASE)
+_ASKS_PROMO = re.compile(r"\b(sale|deal|deals|promo|promotion|promotions|discount|discounted|"
+                         r"offer|offers)\b", re.IGNORECASE)
+# Words that send a question to the manuals and policies, even when it also names a product.
+_ASKS_KNOWLEDGE = re.compile(
+    r"\b(battery|compatib\w*|work with|works with|spec|specs|weigh\w*|screen|resolution|inch|"
+    r"return|returns|refund|warranty|set ?up|install|charg\w*|water\w*|support\w*|size|ports?|"
+    r"bluetooth|wi-?fi|memory|storage|ram|processor|lens|zoom|noise|difference|compare|"
+    r"better|vs|versus|trade|match|box|included|includes|include|comes? with|features?|"
+    r"colou?rs?|dimensions?|how (?:do|to))\b", re.IGNORECASE)
+_ASKS_STOCK = re.compile(r"\b(stock|in-stock|available|availability|have any|how many|left|"
+                         r"units|sold out|carry it|pick (?:it )?up)\b", re.IGNORECASE)
+
+def asked_category(question: str) -> str | None:
+    lowered = f" {' '.join(re.findall(r'[a-z0-9]+(?:[-.][a-z0-9]+)*', question.lower()))} "
+    for words, category in sorted(CATEGORY_WORDS.items(), key=lambda kv: -len(kv[0])):
+        if f" {words} " in lowered:
+            return category
+    return None
+
+def not_carried(question: str) -> str | None:
+    """The thing asked for, if it is something the store does not sell."""
+    lowered = question.lower()
+    for thing in NOT_CARRIED:
+        if re.search(rf"\b{re.escape(thing)}s?\b", lowered):
+            return thing
+    return None
+
+def is_follow_up(question: str) -> bool:
+    """'and is it in stock downtown?' refers back to an earlier product; 'Can I return a camera?' does not."""
+    lowered = question.lower().strip()
+    return bool(re.match(r"(and|also|what about|how about)\b", lowered)
+                or re.search(r"\b(it|its|it's|that one|this one|they|them|those|these)\b", lowered))
+
+def budget(question: str) -> float | None:
+    """'under $800' -> 800.0; 'budget $800', 'has $1,000 for a TV' -> the one $ amount given."""
+    match = _BUDGET.search(question) or _BUDGET_AMOUNT.search(question)
+    if not match:
+        return None
+    return float(next(g for g in match.groups() if g).replace(",", ""))
+
+def is_choosing(question: str) -> bool:
+    lowered = question.lower()
+    return bool(re.search(r"\b(top \d|best|recommend|which .* should|options|suggest|under \$?\d)",
+                          lowered))
+
+def stores_named(text: str, stores: list[str]) -> list[str]:
+    """The stores `text` names as words: 'Is it at Downtown?' -> ['downtown']."""
+    return [s for s in stores if re.search(rf"\b{re.escape(s)}\b", text, re.IGNORECASE)]
+
+def asks_inventory(question: str) -> bool:
+    """A question the inventory table answers whole: price, promotion, stock, not specs or policy."""
+    return bool((_ASKS_PRICE.search(question) or _ASKS_STOCK.search(question)
+                 or re.search(r"\b(downtown|westside|northgate)\b", question, re.IGNORECASE))
+                and not _ASKS_KNOWLEDGE.search(question))
+
+
+def asks_price(question: str) -> bool:
+    return bool(_ASKS_PRICE.search(question))
+
+
+def asks_promotion(question: str) -> bool:
+    return bool(_ASKS_PROMO.search(question))
+
+
+def asks_stock(question: str) -> bool:
+    return bool(_ASKS_STOCK.search(question))
+

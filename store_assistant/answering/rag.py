@@ -1,0 +1,180 @@
+"""Retrieval-augmented answers: manuals and policies from the index, live facts from the inventory.
+
+The prompt is the store guidelines, the products the question is about (linked by SKU, model,
+alias or name, and read from the inventory at question time, so an edit shows in the very next
+answer), and the best manual/policy sections within a small word budget (prompt length drives
+latency on a CPU). After generation the grounding guard checks every figure; products the store
+does not carry get a data-built reply without calling the model.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from store_assistant.config import Settings
+from store_assistant.errors import RetrievalError
+from store_assistant.answering.data_answers import fact_line, inventory_answer, recommend
+from store_assistant.answering.guard import Grounding, injected
+from store_assistant.answering.linking import link_products
+from store_assistant.answering.questions import (asked_category, asks_inventory, budget, is_choosing,
+                                                 is_follow_up, not_carried, stores_named)
+from store_assistant.store.inventory import Inventory, inventory_path, money
+from store_assistant.store.knowledge import Hit, knowledge_base
+from store_assistant.inference.gateway import Gateway
+from store_assistant.answering.base import Draft, Source, Strategy
+from store_assistant.answering.prompting import STORE_NAME
+from store_assistant.templates import render
+
+MODES = {"dense": "Manuals by meaning (MiniLM embeddings in Qdrant) + live inventory.",
+         "bm25": "Manuals by keywords (BM25) + live inventory.",
+         "hybrid": "Manuals by meaning and keywords (reciprocal rank fusion) + live inventory."}
+# About 300 tokens of excerpts: at ~240 prompt tokens/s on 2 cores that is ~1.2 s before the first
+# word, so the excerpts are the main latency cost of RAG over prompt-only answers.
+CONTEXT_WORDS = 220
+_STORE_INFO = re.compile(r"\b(hours?|open|opens|opening|close|closes|closing|address|phone|"
+                         r"parking|located|location|directions)\b", re.IGNORECASE)
+RANKED = 5
+
+
+class RagStrategy(Strategy):
+    checks_figures = True
+
+    def __init__(self, gateway: Gateway, settings: Settings, mode: str = "hybrid", k: int = 3,
+                 today: date | None = None) -> None:
+        super().__init__(gateway, settings, today)
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; known: {sorted(MODES)}")
+        self.mode, self.k = mode, k
+        self.name, self.description = f"rag-{mode}", MODES[mode]
+        path = inventory_path(settings)
+        if not path.exists():
+            raise RetrievalError(f"No inventory database at {path}. Run `make data` or "
+                                 f"`store-assistant ingest`.")
+        self.inventory = Inventory(path)
+        self.knowledge = knowledge_base(settings)
+        self._system = render("guidelines", store_name=STORE_NAME)
+
+    def _prepare(self, question: str, history: list[dict[str, str]]) -> Draft:
+        today = self.today or date.today()
+        earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
+        follow_up = bool(earlier) and is_follow_up(question)
+        query = f"{earlier[-300:]} {question}" if follow_up else question
+        self.knowledge.refresh()  # a manual edited on disk is answered from its new text
+        # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
+        ranked = self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED))
+        named = self._store_sections(question)
+        first = {hit.chunk for hit in named}
+        ranked = [*named, *(hit for hit in ranked if hit.chunk not in first)]
+        hits = ranked[:self.k]
+        # Products found only through retrieval count when the best excerpt is a product manual;
+        # for "Can I return an opened camera?" the returns policy wins and no product is guessed.
+        by_retrieval = [h.chunk.sku for h in hits] if hits and hits[0].chunk.kind == "manual" else []
+        links = link_products(question, self.inventory, by_retrieval)
+        if follow_up and all(link.how == "retrieval" for link in links):
+            links = link_products(earlier, self.inventory) or links  # "and is it in stock downtown?"
+        products = [link.product for link in links]
+        flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
+        if self.knowledge.problem:  # a broken file on disk: answering from the last good index
+            flags.append("index_not_updated")
+        retrieved = [p.sku for p in products] + [h.chunk.id for h in ranked]
+
+        category, limit = asked_category(question), budget(question)
+        if category and is_choosing(question) and not any(l.how != "retrieval" for l in links):
+            # "Top 3 laptops under $800" is a query on the inventory: the data answers it whole.
+            # A 135M model asked to describe the picks invents specs the guard cannot check.
+            picks = recommend(self.inventory, category, limit, today)
+            flag = f"recommended:{category}" + (f":<={limit:g}" if limit else "")
+            return Draft(messages=[], sources=self._product_sources(picks, today), flags=[flag],
+                         reply=self._data_answer(question, picks, [], today, limit, category),
+                         retrieved=[p.sku for p in picks])
+
+        strong = [link.product for link in links if link.how != "retrieval"]
+        if strong and asks_inventory(question):
+            # "Is the Yoga 720 on sale?" is a lookup: the table answers it, exactly and at once.
+            return Draft(messages=[], sources=self._product_sources(strong, today),
+                         flags=[*flags, "answered_from_inventory"], retrieved=retrieved,
+                         reply=inventory_answer(question, strong, today, self.inventory.stores()))
+
+        thing = not_carried(question)
+        if thing and not any(link.how in ("sku", "model", "alias") for link in links):
+            draft = self._decline(thing, hits, today)
+            draft.retrieved = retrieved
+            return draft
+
+        facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
+        withheld = [h for h in hits if injected(h.chunk.text)]
+        flags += [f"excerpt_withheld:{h.chunk.id}" for h in withheld]
+        context_hits = self._within_budget([h for h in hits if h not in withheld])
+        context = "\n\n".join(f"[{h.chunk.title} > {h.chunk.heading}]\n{h.chunk.text}"
+                              for h in context_hits) or "(none found)"
+        system = self._system + "\n\n" + render("rag", facts=facts, context=context)
+        messages = [{"role": "system", "content": system}, *history,
+                    {"role": "user", "content": question}]
+        sources = self._product_sources(products, today)
+        sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
+                           text=h.chunk.text, kind=h.chunk.kind) for h in context_hits]
+        grounding = Grounding(
+            text="\n".join([facts, context, money(limit) if limit else ""]), products=products,
+            today=today, question=question, stores=self.inventory.stores(),
+            fallback=self._data_answer(question, products, context_hits, today, limit, category))
+        return Draft(messages=messages, sources=sources, flags=flags, grounding=grounding,
+                     retrieved=retrieved)
+
+    def _store_sections(self, question: str) -> list[Hit]:
+        """The policy section about a store the question names, when it asks where or when.
+
+        "What are the opening hours of the Downtown store?" ranked the Downtown section 5th, below
+        pickup and trade-in sections that list every store's hours, and the model read Northgate's.
+        The store's own section is the answer, so it goes first.
+        """
+        if not _STORE_INFO.search(question):
+            return []
+        named = stores_named(question, self.inventory.stores())
+        return [Hit(chunk, 1.0) for chunk in self.knowledge.chunks.values()
+                if named and chunk.kind == "policy" and stores_named(chunk.heading, named)]
+
+    # --- data-built replies ---
+
+    def _decline(self, thing: str, hits: list[Hit], today: date) -> Draft:
+        # The closest products we do carry: the best-matching manuals, one per product.
+        nearest = self.knowledge.search(f"{thing} alternatives", mode=self.mode, k=6, kind="manual")
+        skus = dict.fromkeys(h.chunk.sku for h in [*hits, *nearest] if h.chunk.sku)
+        alternatives = [p for p in map(self.inventory.lookup, skus) if p is not None][:3]
+        reply = f"Sorry, we don't carry {thing}s at {STORE_NAME}."
+        if alternatives:
+            reply += " The closest items we do carry: " + "; ".join(
+                f"{p.name} ({money(p.effective_price(today))})" for p in alternatives) + "."
+        return Draft(messages=[], sources=self._product_sources(alternatives, today),
+                     flags=[f"not_carried:{thing}"], reply=reply)
+
+    @staticmethod
+    def _product_sources(products: list, today: date) -> list[Source]:
+        return [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
+                       kind="inventory") for p in products]
+
+    def _data_answer(self, question: str, products: list, hits: list[Hit], today: date,
+                     limit: float | None, category: str | None) -> str:
+        """The answer the data gives on its own, used when the model's answer fails the guard."""
+        if category and is_choosing(question):
+            within = f" under {money(limit)}" if limit else ""
+            if not products:
+                return f"We have no {category} in stock{within} right now."
+            lines = [f"{i}. {fact_line(p, today)}" for i, p in enumerate(products, 1)]
+            return f"Top {len(products)} {category} in stock{within}:\n" + "\n".join(lines)
+        if products:
+            return "From the inventory: " + " ".join(fact_line(p, today) for p in products)
+        if hits:
+            top = hits[0].chunk
+            return f"From {top.title} ({top.heading}):\n\n{top.text}"  # a list stays a list
+        return "I'm not sure, and I could not find it in the store's data. Please check with a manager."
+
+    def _within_budget(self, hits: list[Hit]) -> list[Hit]:
+        kept, words = [], 0
+        for hit in hits:
+            size = len(hit.chunk.text.split())
+            if kept and words + size > CONTEXT_WORDS:
+                break
+            kept.append(hit)
+            words += size
+        return kept

@@ -1,0 +1,293 @@
+"""The scorecard written out: text tables, markdown, CSV and one self-contained HTML file.
+
+`scorecard.py` computes; this module only formats and writes (atomically). The HTML has tables and
+inline SVG charts, no scripts: a manager opens it from a shared folder or an e-mail, offline, so
+no JavaScript, no CDN, no images on disk. The charts are the four decisions the scorecard
+supports: accuracy by arm (with CIs), where each arm fails (category x arm heatmap), what
+accuracy costs in latency, and whether each rung of the ladder (PE -> +RAG -> +FT) helped.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from store_assistant.evaluation.scorecard import TARGET_ARM, scorecard
+from store_assistant.files import write_all_atomic
+
+# --- text tables --------------------------------------------------------------------------------
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, dict):
+        if value.get("mean") is None:
+            return "n/a"
+        return f"{value['mean']:.{digits}f} [{value['lo']:.{digits}f}, {value['hi']:.{digits}f}]"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _delta(stats: dict | None) -> str:
+    if not stats:
+        return "n/a"
+    return (f"{stats['mean']:+.3f} [{stats['lo']:+.3f}, {stats['hi']:+.3f}] "
+            f"W/T/L {stats['wins']}/{stats['ties']}/{stats['losses']}")
+
+
+def main_table(card: dict) -> list[dict[str, str]]:
+    """The headline rows as text cells, shared by markdown, CSV and HTML."""
+    out = []
+    for row in card["rows"]:
+        ref = row.get("vs_reference") or {}
+        base = row.get("vs_baseline") or {}
+        out.append({
+            "arm": row["arm"], "cases": str(row["cases"]),
+            "correct": _fmt(row["correct"]), "fact accuracy": _fmt(row["fact_accuracy"]),
+            "unsupported (total)": str(row["unsupported_total"]),
+            "refusal": _fmt(row["refusal"]), "consistency": _fmt(row["consistency"]),
+            "hit@5": _fmt(row["hit_at_5"]), "MRR": _fmt(row["mrr"]),
+            "guidelines": _fmt(row["guideline_adherence"]),
+            "price MAE ($)": _fmt(row["price_error"]["mean"], 2),
+            "ROUGE-L": _fmt(row["rouge_l"]["mean"]), "similarity": _fmt(row["semantic_similarity"]["mean"]),
+            "p50 ms": _ms(row["latency_p50_ms"]), "p95 ms": _ms(row["latency_p95_ms"]),
+            "TTFT p50 ms": _ms(row["ttft_p50_ms"]),
+            "tokens": _fmt(row["tokens_mean"], 1),
+            "$ / 1k answers": _fmt(row["cost_per_1k_usd"], 2),
+            **{info_label: _fmt(row[m]) for m, info_label in
+               (("faithfulness", "faithfulness (judge)"),
+                ("factual_correctness", "factual correctness (judge)")) if m in row},
+            "failures": str(row["failures"]),
+            f"Δ correct vs {card['reference_arm']}": _delta(ref.get("correct")),
+            "McNemar p": _fmt(ref.get("mcnemar_p")),
+            "Δ correct vs baseline": _delta(base.get("correct")),
+        })
+    return out
+
+
+def _markdown_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "(none)\n"
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r[h].replace("|", "\\|") for h in header) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(card: dict) -> str:
+    run = card["run"]
+    parts = [f"# Scorecard {run['id']}\n",
+             f"{run['cases']} cases (split: {run.get('split') or 'all'}, tags: "
+             f"{','.join(run.get('tags') or []) or 'all'}), arms: {', '.join(run['arms'])}, model "
+             f"`{run['model']}`, repeats {run['repeats']}, facts as of {run['as_of']}. "
+             f"Means with 95% bootstrap CIs; Δ are paired differences over the same cases.\n",
+             "## Arms\n", _markdown_table(main_table(card)),
+             "## Additive ladder\n", _markdown_table([
+                 {"step": s["step"], "arm": s["arm"], "correct": _fmt(s["correct"]),
+                  "fact accuracy": _fmt(s["fact_accuracy"]), "p50 ms": _ms(s["latency_p50_ms"])}
+                 for s in card["ladder"]]),
+             "## Correct by category\n", _markdown_table(category_table(card))]
+    if card["targets"]:
+        parts += [f"## Targets ({TARGET_ARM})\n", _markdown_table([
+            {"target": t["target"], "value": _fmt(t["value"]), "goal": t["goal"], "n": str(t["n"]),
+             "met": {True: "yes", False: "**no**", None: "not measured"}[t["met"]]}
+            for t in card["targets"]])]
+    if card.get("freshness"):
+        parts += ["## Freshness (answers after an inventory change)\n",
+                  _markdown_table(freshness_table(card))]
+    parts += ["## Regressions against the baseline\n",
+              "\n".join(f"- {r}" for r in card["regressions"]) + "\n" if card["regressions"]
+              else "None.\n"]
+    return "\n".join(parts)
+
+
+def category_table(card: dict) -> list[dict[str, str]]:
+    arms = [r["arm"] for r in card["rows"]]
+    return [{"category": cat, **{arm: f"{_fmt(cell[arm]['correct'], 2)} (n={cell[arm]['n']})"
+                                 for arm in arms}}
+            for cat, cell in card["categories"].items()]
+
+
+def freshness_table(card: dict) -> list[dict[str, str]]:
+    return [{"arm": r["arm"], "change": r["change"], "SKU": r["sku"], "case": r["case"],
+             "old → new": f"{r['old']:g} → {r['new']:g}" + (f" ({r['store']})" if r["store"] else ""),
+             "before": r["before"], "after": r["after"]}
+            for r in card["freshness"]["rows"]]
+
+
+def to_csv(card: dict) -> str:
+    rows = main_table(card)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["arm"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_scorecard(results: dict, baseline: dict | None, folder: Path) -> dict:
+    """scorecard.md / .csv / .json / .html in `folder`; returns the scorecard."""
+    card = scorecard(results, baseline)
+    write_all_atomic(folder, {"scorecard.md": to_markdown(card), "scorecard.csv": to_csv(card),
+                              "scorecard.json": json.dumps(card, indent=1),
+                              "scorecard.html": to_html(card)})
+    return card
+
+
+def escape(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# --- HTML ---
+
+_W, _H = 640, 260
+_PAD = 48
+_COLOURS = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4b5563", "#db2777")
+
+
+def _bars(card: dict, metric: str, title: str) -> str:
+    """Mean per arm as a bar, the 95% CI as a whisker."""
+    rows = [r for r in card["rows"] if r[metric]["mean"] is not None]
+    if not rows:
+        return ""
+    step = (_W - 2 * _PAD) / len(rows)
+    scale = _H - 2 * _PAD
+    parts = [_axes(title, "0", "1")]
+    for i, row in enumerate(rows):
+        stats = row[metric]
+        x = _PAD + i * step + step * 0.15
+        width = step * 0.7
+        y = _H - _PAD - stats["mean"] * scale
+        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
+                     f'height="{stats["mean"] * scale:.1f}" fill="{_COLOURS[i % len(_COLOURS)]}">'
+                     f'<title>{escape(row["arm"])}: {stats["mean"]:.3f} '
+                     f'[{stats["lo"]:.3f}, {stats["hi"]:.3f}]</title></rect>')
+        mid = x + width / 2
+        lo, hi = _H - _PAD - stats["lo"] * scale, _H - _PAD - stats["hi"] * scale
+        parts.append(f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="{lo:.1f}" y2="{hi:.1f}" '
+                     f'stroke="#111" stroke-width="2"/>')
+        parts.append(f'<text x="{mid:.1f}" y="{_H - _PAD + 16}" font-size="11" '
+                     f'text-anchor="middle">{escape(row["arm"])}</text>')
+        parts.append(f'<text x="{mid:.1f}" y="{y - 6:.1f}" font-size="11" '
+                     f'text-anchor="middle">{stats["mean"]:.2f}</text>')
+    return _svg(parts)
+
+
+def _axes(title: str, low: str, high: str) -> str:
+    return (f'<text x="{_PAD}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>'
+            f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#888"/>'
+            f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_H - _PAD}" stroke="#888"/>'
+            f'<text x="{_PAD - 6}" y="{_H - _PAD}" font-size="11" text-anchor="end">{low}</text>'
+            f'<text x="{_PAD - 6}" y="{_PAD + 4}" font-size="11" text-anchor="end">{high}</text>')
+
+
+def _svg(parts: list[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
+            f'viewBox="0 0 {_W} {_H}" role="img">' + "".join(parts) + "</svg>")
+
+
+def _tradeoff(card: dict) -> str:
+    """Latency p50 (x) against share correct (y), one dot per arm."""
+    rows = [r for r in card["rows"] if r["latency_p50_ms"] is not None and r["correct"]["mean"] is not None]
+    if not rows:
+        return ""
+    top = max(r["latency_p50_ms"] for r in rows) * 1.15 or 1.0
+    parts = [_axes("Latency vs accuracy (up and left is better)", "0", "1"),
+             f'<text x="{_W - _PAD}" y="{_H - _PAD + 30}" font-size="11" text-anchor="end">'
+             f'p50 latency, ms (axis to {top:,.0f})</text>']
+    for i, row in enumerate(rows):
+        x = _PAD + row["latency_p50_ms"] / top * (_W - 2 * _PAD)
+        y = _H - _PAD - row["correct"]["mean"] * (_H - 2 * _PAD)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{_COLOURS[i % len(_COLOURS)]}">'
+                     f'<title>{escape(row["arm"])}</title></circle>'
+                     f'<text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="11">{escape(row["arm"])}</text>')
+    return _svg(parts)
+
+
+def _ladder(card: dict) -> str:
+    steps = [s for s in card["ladder"] if s["correct"]["mean"] is not None]
+    if not steps:
+        return ""
+    step_w = (_W - 2 * _PAD) / len(steps)
+    scale = _H - 2 * _PAD
+    parts = [_axes("The additive ladder: share correct at each step", "0", "1")]
+    points = []
+    for i, step in enumerate(steps):
+        x = _PAD + (i + 0.5) * step_w
+        y = _H - _PAD - step["correct"]["mean"] * scale
+        points.append(f"{x:.1f},{y:.1f}")
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#2563eb"/>'
+                     f'<text x="{x:.1f}" y="{y - 10:.1f}" font-size="11" text-anchor="middle">'
+                     f'{step["correct"]["mean"]:.2f}</text>'
+                     f'<text x="{x:.1f}" y="{_H - _PAD + 16}" font-size="11" text-anchor="middle">'
+                     f'{escape(step["step"])} ({escape(step["arm"])})</text>')
+    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#2563eb"/>')
+    return _svg(parts)
+
+
+def _heat(value: str) -> str:
+    try:
+        share = float(value.split()[0])
+    except ValueError:
+        return "#f3f4f6"
+    red, green = int(255 * (1 - share)), int(200 * share)
+    return f"rgb({red},{green + 40},90)"
+
+
+def _table(rows: list[dict[str, str]], heat: bool = False) -> str:
+    if not rows:
+        return "<p>(none)</p>"
+    header = "".join(f"<th>{escape(h)}</th>" for h in rows[0])
+    body = []
+    for row in rows:
+        cells = []
+        for i, (key, value) in enumerate(row.items()):
+            style = f' style="background:{_heat(value)};color:#fff"' if heat and i else ""
+            cells.append(f"<td{style}>{escape(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{header}</tr>{''.join(body)}</table>"
+
+
+def to_html(card: dict) -> str:
+    run = card["run"]
+    targets = [{"target": t["target"], "value": "n/a" if t["value"] is None else f"{t['value']:.3f}",
+                "goal": t["goal"], "n": str(t["n"]),
+                "met": {True: "yes", False: "NO", None: "not measured"}[t["met"]]}
+               for t in card["targets"]]
+    sections = [
+        f"<h1>Scorecard {escape(run['id'])}</h1>",
+        f"<p>{run['cases']} cases, arms {escape(', '.join(run['arms']))}, model "
+        f"<code>{escape(run['model'])}</code>, facts as of {escape(run['as_of'])}. Means with 95% "
+        f"bootstrap CIs; deltas are paired over the same cases.</p>",
+        _bars(card, "correct", "Share of answers fully correct, 95% CI"),
+        _bars(card, "fact_accuracy", "Fact accuracy, 95% CI"),
+        _tradeoff(card), _ladder(card),
+        "<h2>Arms</h2>", _table(main_table(card)),
+        "<h2>Correct by category x arm</h2>", _table(category_table(card), heat=True),
+    ]
+    if targets:
+        sections += ["<h2>Targets (rag-hybrid)</h2>", _table(targets)]
+    if card.get("freshness"):
+        sections += ["<h2>Freshness after an inventory change</h2>", _table(freshness_table(card))]
+    regressions = card["regressions"]
+    sections += ["<h2>Regressions against the baseline</h2>",
+                 "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in regressions) + "</ul>"
+                 if regressions else "<p>None.</p>",
+                 "<details><summary>Markdown version</summary><pre>"
+                 f"{escape(to_markdown(card))}</pre></details>"]
+    style = ("body{font-family:system-ui,sans-serif;margin:24px;color:#111}"
+             "table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}"
+             "td,th{border:1px solid #ddd;padding:4px 6px;text-align:left}"
+             "th{background:#f3f4f6}svg{display:block;margin:12px 0}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Scorecard "
+            f"{escape(run['id'])}</title><style>{style}</style></head><body>"
+            + "\n".join(sections) + "</body></html>\n")

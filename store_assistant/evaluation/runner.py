@@ -1,0 +1,348 @@
+"""Run golden cases through strategy arms, score every answer, and keep the results.
+
+    store-assistant eval --arms pe-zero-shot,rag-hybrid --split heldout
+
+Each answer is cached under (arm config hash, model, case, data version, repeat), so a re-run
+after an interruption picks up where it stopped and an unchanged arm costs nothing; a change to a
+prompt, to strategy code, to a setting or to the data changes the key and is answered afresh.
+A run is written to `eval/runs/<run-id>/` only when complete (a temp folder, then a rename):
+answers with every metric's value and reason, the results the scorecard reads, and the scorecard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from store_assistant.config import PROJECT_DIR, Settings
+from store_assistant.evaluation.report import write_scorecard
+from store_assistant.files import atomic_folder, write_atomic
+from store_assistant.errors import ConfigError, DataError, StoreAssistantError
+from store_assistant.evaluation.freshness import freshness
+from store_assistant.evaluation.golden import AS_OF, CASES_DIR, GoldenCase, load_cases, select
+from store_assistant.store.answer_cache import AnswerCache
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.evaluation.metrics import (CONSISTENCY_VERSION, JUDGE_METRICS, JUDGE_VERSION, METRICS,
+                                     Reply, Score, World, consistency, score_reply)
+
+RUNS_DIR = PROJECT_DIR / "eval" / "runs"
+BASELINES_DIR = PROJECT_DIR / "eval" / "baselines"
+ALL_ARMS = ("pe-zero-shot", "pe-few-shot", "pe-cot", "rag-dense", "rag-bm25", "rag-hybrid",
+            "finetuned", "finetuned+rag")
+# The ladder's first rung and the product default: what the CI gate runs and compares.
+GATE_ARMS = ("pe-zero-shot", "rag-hybrid")
+REFERENCE_ARM = "pe-zero-shot"
+# The prompt files each kind of arm reads: adding an unrelated prompt re-answers nothing.
+_ARM_PROMPTS = {"pe-": ("guidelines.md", "cot.md", "few_shot.yaml"),
+                "rag-": ("guidelines.md", "rag.md"),
+                "finetuned": ("finetuned.md", "guidelines.md", "rag.md")}
+# Files whose content decides what an arm answers; any change re-answers that arm's cases.
+# Globs under the package: everything on the answering path.
+_CODE = ("answering/*.py", "inference/*.py", "templates.py", "store/knowledge.py",
+         "store/inventory.py")
+
+
+def parse_arms(text: str | Iterable[str]) -> list[str]:
+    """'rag-hybrid,pe-cot' -> the arms, or a ConfigError listing the valid ones."""
+    from store_assistant.answering.strategies import STRATEGIES, check_strategy
+
+    names = [a.strip() for a in (text.split(",") if isinstance(text, str) else text) if a.strip()]
+    if not names:
+        raise ConfigError(f"No arms given. Valid arms: {', '.join(STRATEGIES)}.")
+    for name in names:
+        check_strategy(name)
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class EvalConfig:
+    arms: list[str] = field(default_factory=lambda: list(GATE_ARMS))
+    split: str | None = None
+    categories: list[str] | None = None
+    tags: list[str] | None = None
+    repeats: int = 1
+    model: str | None = None
+    judge: str | None = None
+    cases_dir: Path = CASES_DIR
+    runs_dir: Path = RUNS_DIR
+    cache_path: Path | None = None  # default: runs_dir/cache.sqlite
+    freshness: bool = False
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ConfigError(f"--repeats must be at least 1, got {self.repeats}.")
+        if self.split not in (None, "dev", "heldout"):
+            raise ConfigError(f"--split must be dev or heldout, got {self.split!r}.")
+
+
+def _sha(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def arm_hash(arm: str, settings: Settings) -> str:
+    """What decides an arm's answers: its name, prompts, code and generation settings."""
+    package = Path(__file__).parents[1]
+    prompts = next((files for prefix, files in _ARM_PROMPTS.items() if arm.startswith(prefix)),
+                   tuple(p.name for p in (package / "prompts").iterdir()))  # unknown arm: all
+    texts = {name: (package / "prompts" / name).read_text(encoding="utf-8")
+             for name in sorted(prompts) if (package / "prompts" / name).is_file()}
+    texts.update({str(path.relative_to(package)): path.read_text(encoding="utf-8")
+                  for pattern in _CODE for path in sorted(package.glob(pattern))})
+    knobs = {k: getattr(settings, k) for k in ("max_tokens", "temperature", "repeat_penalty",
+                                               "n_ctx", "history_turns")}
+    return _sha(arm, texts, knobs, settings.local_models, _adapter(arm, settings))
+
+
+def _adapter(arm: str, settings: Settings) -> str | None:
+    """A fine-tuned arm's adapter hash: retraining under the same name re-answers its cases."""
+    if not arm.startswith("finetuned") or settings.finetuned_llm:
+        return None
+    from store_assistant.inference.models import active_model, load_registry
+
+    return load_registry(settings)["models"][active_model(settings)]["adapter_sha256"]
+
+
+def data_version(settings: Settings) -> str:
+    """The inventory's content hash plus the indexed documents' hashes."""
+    from store_assistant.store.knowledge import read_manifest
+
+    docs = {k: v["sha"] for k, v in read_manifest(settings)["documents"].items()}
+    return _sha(Inventory(inventory_path(settings)).data_version(), docs)
+
+
+def case_key(case: GoldenCase) -> str:
+    return _sha(case.question, case.history)
+
+
+# --- running --------------------------------------------------------------------------------
+
+def world_for(settings: Settings) -> World:
+    from store_assistant.store.knowledge import read_folder
+
+    chunks: dict[str, str] = {}
+    for folder, kind in ((settings.manuals_dir, "manual"), (settings.policies_dir, "policy")):
+        for _, (_, doc_chunks) in read_folder(folder, kind).items():
+            chunks.update({c.id: c.text for c in doc_chunks})
+    return World(Inventory(inventory_path(settings)), AS_OF, chunks)
+
+
+def answer_cases(settings: Settings, arms: list[str], cases: list[GoldenCase], repeats: int,
+                 cache: AnswerCache, model: str | None = None,
+                 progress: Callable[[str, bool], None] | None = None) -> list[Reply]:
+    """Every (arm, case, repeat), from the cache when the key matches, else from the arm."""
+    from store_assistant.inference.gateway import Gateway
+    from store_assistant.answering.strategies import build_strategy
+
+    if not inventory_path(settings).exists():
+        raise DataError(f"No store data in {settings.data_dir}. Run `make data` or "
+                        f"`store-assistant ingest` first.")
+    gateway = Gateway(settings, model)
+    version = data_version(settings)
+    replies = []
+    for arm in arms:
+        strategy = build_strategy(arm, gateway, settings, today=AS_OF)
+        config = arm_hash(arm, settings)
+        for case in cases:
+            for repeat in range(repeats):
+                key = _sha(config, strategy.gateway.model, case_key(case), version, repeat)
+                cached = cache.get(key)
+                if cached is not None:
+                    replies.append(Reply(**cached))
+                else:
+                    reply = _ask(strategy, arm, case, repeat, strategy.gateway.model)
+                    if reply.error is None:  # failures are retried on the next run
+                        cache.put(key, reply.to_dict())
+                    replies.append(reply)
+                if progress:
+                    progress(arm, cached is not None)
+    return replies
+
+
+def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply:
+    started = time.perf_counter()
+    try:
+        stream = strategy.stream(case.question, list(case.history))
+        for _ in stream:
+            pass
+        answer = stream.answer
+    except StoreAssistantError as exc:
+        return Reply(case.id, arm, repeat, "", model, latency_ms=(time.perf_counter() - started) * 1000,
+                     error=f"{type(exc).__name__}: {exc}")
+    return Reply(case.id, arm, repeat, answer.text, answer.model,
+                 sources=[s.id for s in answer.sources], retrieved=list(answer.retrieved),
+                 latency_ms=answer.latency_ms, ttft_ms=answer.ttft_ms, usage=dict(answer.usage),
+                 cost_usd=answer.cost_usd, flags=list(answer.flags))
+
+
+def score_all(cases: list[GoldenCase], replies: list[Reply],
+              world: World) -> list[tuple[Reply, dict[str, Score]]]:
+    """Per-answer metrics, then consistency across each paraphrase/persona group."""
+    by_id = {c.id: c for c in cases}
+    scored = [(r, score_reply(by_id[r.case_id], r, world)) for r in replies]
+    groups: dict[tuple, list[tuple[GoldenCase, Reply, dict]]] = {}
+    for reply, scores in scored:
+        case = by_id[reply.case_id]
+        if case.group:
+            groups.setdefault((reply.arm, case.group, reply.repeat), []).append((case, reply, scores))
+    for members in groups.values():
+        verdicts = consistency([(c, r) for c, r, _ in members], world)
+        for case, _, scores in members:
+            scores["consistency"] = verdicts[case.id]
+    for reply, scores in scored:
+        scores.setdefault("consistency", Score(None, "not in a paraphrase or persona group"))
+    return scored
+
+
+def judge(settings: Settings, model: str, cases: list[GoldenCase],
+          scored: list[tuple[Reply, dict[str, Score]]], world: World, progress: bool) -> None:
+    """Add the optional LLM-judge scores to every answer (slow: two judge calls per answer)."""
+    from tqdm import tqdm
+
+    from store_assistant.evaluation.judge import judge_llm
+    from store_assistant.evaluation.metrics import judge_scores
+
+    llm = judge_llm(settings, model)
+    by_id = {c.id: c for c in cases}
+    for reply, scores in tqdm(scored, desc=f"judging ({model})", disable=not progress):
+        scores.update(judge_scores(by_id[reply.case_id], reply, world, llm))
+
+
+def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[GoldenCase],
+                 meta: dict) -> dict:
+    """The JSON the scorecard reads: per arm, per case, each metric averaged over repeats."""
+    by_id = {c.id: c for c in cases}
+    arms = list(dict.fromkeys(r.arm for r, _ in scored))
+    sums: dict[str, dict[str, dict[str, list]]] = {a: {} for a in arms}
+    failures: dict[str, dict[str, int]] = {a: {} for a in arms}
+    perf: dict[str, dict[str, list]] = {a: {"latency_ms": [], "ttft_ms": [], "tokens": [],
+                                            "cost_usd": []} for a in arms}
+    for reply, scores in scored:
+        per_case = sums[reply.arm].setdefault(reply.case_id, {})
+        for name, score in scores.items():
+            per_case.setdefault(name, [])
+            if score.value is not None:
+                per_case[name].append(float(score.value))
+            if score.failed:
+                failures[reply.arm][name] = failures[reply.arm].get(name, 0) + 1
+        if reply.error is None:
+            perf[reply.arm]["latency_ms"].append(reply.latency_ms)
+            perf[reply.arm]["ttft_ms"].append(reply.ttft_ms)
+            perf[reply.arm]["tokens"].append(reply.usage.get("completion_tokens", 0))
+            perf[reply.arm]["cost_usd"].append(reply.cost_usd)
+    values = {arm: {cid: {m: (sum(v) / len(v) if v else None) for m, v in ms.items()}
+                    for cid, ms in per_case.items()} for arm, per_case in sums.items()}
+    return {
+        "run": meta,
+        "arms": arms,
+        "metrics": {**{n: {"version": m.version, "label": m.label,
+                           "higher_is_better": m.higher_is_better} for n, m in METRICS.items()},
+                    "consistency": {"version": CONSISTENCY_VERSION, "label": "Consistency",
+                                    "higher_is_better": True},
+                    **{n: {"version": JUDGE_VERSION, "label": label, "higher_is_better": True}
+                       for n, label in JUDGE_METRICS.items()
+                       if any(n in scores for _, scores in scored)}},
+        "cases": {c.id: {"category": c.category, "split": c.split, "group": c.group,
+                         "question": c.question} for c in cases if c.id in by_id},
+        "scores": values,
+        "failures": failures,
+        "perf": perf,
+    }
+
+
+def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> Path:
+    """Answer, score and write one run; returns its folder."""
+    from tqdm import tqdm
+
+    cases = select(load_cases(config.cases_dir), split=config.split,
+                   categories=config.categories, tags=config.tags)
+    if not cases:
+        raise DataError("No golden cases match the given --split/--category/--tag.")
+    arms = parse_arms(config.arms)
+    if config.judge:
+        from store_assistant.inference.gateway import check_model
+
+        check_model(config.judge)  # a typo fails now, not after an hour of answering
+    cache = AnswerCache(config.cache_path or config.runs_dir / "cache.sqlite")
+    started = datetime.now(timezone.utc)
+    total = len(arms) * len(cases) * config.repeats
+    with tqdm(total=total, desc="answering", unit="answer", disable=not progress) as bar:
+        hits = {"cached": 0}
+
+        def tick(arm: str, cached: bool) -> None:
+            hits["cached"] += cached
+            bar.set_postfix(arm=arm, cached=hits["cached"])
+            bar.update()
+
+        replies = answer_cases(settings, arms, cases, config.repeats, cache, config.model, tick)
+    world = world_for(settings)
+    scored = score_all(cases, replies, world)
+    if config.judge:
+        judge(settings, config.judge, cases, scored, world, progress)
+    meta = {"id": _run_id(started, arms, cases), "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "arms": arms, "model": config.model or settings.llm, "judge": config.judge,
+            "split": config.split,
+            "categories": config.categories, "tags": config.tags, "repeats": config.repeats,
+            "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
+            "arm_hashes": {a: arm_hash(a, settings) for a in arms},
+            "cached_answers": hits["cached"], "answers": len(replies)}
+    results = results_from(scored, cases, meta)
+    if config.freshness:
+        results["freshness"] = check_freshness(settings, arms, cases, cache, config.model, world)
+    return write_run(config.runs_dir, results, scored)
+
+
+def check_freshness(settings: Settings, arms: list[str], cases: list[GoldenCase],
+                    cache: AnswerCache, model: str | None = None,
+                    world: World | None = None) -> dict:
+    """The freshness experiment (`freshness.py`), its answers asked and cached like any other."""
+    return freshness(settings, arms, cases, world or world_for(settings),
+                     lambda at, affected: answer_cases(at, arms, affected, 1, cache, model))
+
+
+def _run_id(started: datetime, arms: list[str], cases: list[GoldenCase]) -> str:
+    return f"{started:%Y%m%d-%H%M%S}-{_sha(arms, [c.id for c in cases])[:6]}"
+
+
+def write_run(runs_dir: Path, results: dict, scored: list[tuple[Reply, dict[str, Score]]]) -> Path:
+    """Write the run folder whole or not at all."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    base, n = results["run"]["id"], 1
+    while (runs_dir / results["run"]["id"]).exists():  # two runs in the same second
+        n += 1
+        results["run"]["id"] = f"{base}-{n}"
+    final = runs_dir / results["run"]["id"]
+    with atomic_folder(final) as scratch:
+        lines = [json.dumps({**reply.to_dict(), "scores": {k: v.to_dict() for k, v in scores.items()}},
+                            ensure_ascii=False) for reply, scores in scored]
+        (scratch / "answers.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (scratch / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+        write_scorecard(results, load_baseline(None, results), scratch)
+    return final
+
+
+# --- baselines ------------------------------------------------------------------------------
+
+def baseline_name(run: dict) -> str:
+    """The committed baseline a run is compared with: the CI gate subset, a split, or all cases."""
+    if run.get("tags") == ["gate"]:
+        return "gate"
+    return run.get("split") or "all"
+
+
+def load_baseline(name: str | None, results: dict, folder: Path | None = None) -> dict | None:
+    path = (folder or BASELINES_DIR) / f"{name or baseline_name(results['run'])}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def update_baseline(results: dict, name: str, folder: Path = BASELINES_DIR) -> Path:
+    """Commit a run's results as the named baseline: only ever on an explicit request."""
+    path = folder / f"{name}.json"
+    slim = {k: v for k, v in results.items() if k != "freshness"}
+    write_atomic(path, json.dumps(slim, indent=1, sort_keys=True))
+    return path

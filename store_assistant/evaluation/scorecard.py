@@ -1,0 +1,212 @@
+"""The scorecard: a pure function from (results, baseline) to a dict of tables (`report.py` writes it).
+
+Comparing is the product, so every number comes with its uncertainty: a mean with a 95% bootstrap
+CI over cases (over groups for consistency), the paired difference to the reference arm and to
+the committed baseline with its CI, per-case win/tie/loss counts, and an exact McNemar test on
+the binary "correct" verdict. The bootstrap uses a fixed seed, so the same results always give
+the same scorecard (and the snapshot test can compare text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+HEADLINE = ("correct", "fact_accuracy", "unsupported_facts", "refusal", "consistency", "hit_at_5",
+            "mrr", "context_recall", "guideline_adherence", "price_error", "price_error_relative",
+            "rouge_l", "semantic_similarity")
+# The additive ladder, first rung first: each step adds one technique to the one before.
+LADDER = (("Prompt engineering", ("pe-few-shot", "pe-zero-shot", "pe-cot")),
+          ("+ RAG", ("rag-hybrid", "rag-dense", "rag-bm25")),
+          ("+ fine-tuning", ("finetuned+rag", "finetuned")))
+JUDGED = ("faithfulness", "factual_correctness")  # only when the run had --judge
+REFERENCE_ARM = "pe-zero-shot"
+TARGET_ARM = "rag-hybrid"
+FACT_CATEGORIES = ("price", "stock", "promotion")
+RESAMPLES = 2000
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+def mean_ci(values: list[float], seed: int = 0) -> dict:
+    """Mean with a 95% percentile-bootstrap CI; n=0 gives None, never NaN."""
+    if not values:
+        return {"mean": None, "lo": None, "hi": None, "n": 0}
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), (RESAMPLES, len(data)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(data.mean()), "lo": float(lo), "hi": float(hi), "n": len(values)}
+
+
+def paired(a: dict[str, float | None], b: dict[str, float | None], higher_is_better: bool = True,
+           seed: int = 0) -> dict | None:
+    """a - b over the cases both scored: mean difference with CI, and win/tie/loss for a."""
+    common = [k for k in a if k in b and a[k] is not None and b[k] is not None]
+    if not common:
+        return None
+    diffs = [a[k] - b[k] for k in common]
+    sign = 1 if higher_is_better else -1
+    stats = mean_ci(diffs, seed)
+    stats.update(wins=sum(sign * d > 1e-9 for d in diffs), ties=sum(abs(d) <= 1e-9 for d in diffs),
+                 losses=sum(sign * d < -1e-9 for d in diffs))
+    return stats
+
+
+def mcnemar(a: dict[str, float | None], b: dict[str, float | None]) -> float | None:
+    """Exact two-sided McNemar p-value for paired binary outcomes (1 = correct)."""
+    from scipy.stats import binomtest
+
+    common = [k for k in a if k in b and a[k] is not None and b[k] is not None]
+    only_a = sum(a[k] >= 0.5 > b[k] for k in common)
+    only_b = sum(b[k] >= 0.5 > a[k] for k in common)
+    if not common:
+        return None
+    if only_a + only_b == 0:
+        return 1.0
+    return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.percentile(values, q)) if values else None
+
+
+# --- the pure function ----------------------------------------------------------------------
+
+def _values(results: dict, arm: str, metric: str) -> dict[str, float | None]:
+    return {cid: scores.get(metric) for cid, scores in results["scores"].get(arm, {}).items()}
+
+
+def _grouped(results: dict, per_case: dict[str, float | None]) -> dict[str, float | None]:
+    """Consistency counts groups: a group scores 1 only if every wording agreed."""
+    groups: dict[str, list[float]] = {}
+    for cid, value in per_case.items():
+        group = results["cases"].get(cid, {}).get("group")
+        if group and value is not None:
+            groups.setdefault(group, []).append(value)
+    return {g: float(min(v)) for g, v in groups.items()}
+
+
+def metric_values(results: dict, arm: str, metric: str) -> dict[str, float | None]:
+    per_case = _values(results, arm, metric)
+    return _grouped(results, per_case) if metric == "consistency" else per_case
+
+
+def scorecard(results: dict, baseline: dict | None = None) -> dict:
+    """(results, baseline) -> the scorecard as plain data: rows per arm, categories, ladder."""
+    arms = list(results["arms"])
+    info = results["metrics"]
+    reference = REFERENCE_ARM if REFERENCE_ARM in arms else arms[0]
+    rows = []
+    for arm in arms:
+        row: dict[str, Any] = {"arm": arm, "cases": len(results["scores"].get(arm, {}))}
+        for metric in [*HEADLINE, *(m for m in JUDGED if m in info)]:
+            row[metric] = mean_ci([v for v in metric_values(results, arm, metric).values()
+                                   if v is not None])
+        unsupported = [v for v in _values(results, arm, "unsupported_facts").values() if v is not None]
+        row["unsupported_total"] = int(sum(unsupported))
+        row["failures"] = sum(results["failures"].get(arm, {}).values())
+        perf = results["perf"].get(arm, {})
+        row["latency_p50_ms"] = percentile(perf.get("latency_ms", []), 50)
+        row["latency_p95_ms"] = percentile(perf.get("latency_ms", []), 95)
+        row["ttft_p50_ms"] = percentile(perf.get("ttft_ms", []), 50)
+        tokens = perf.get("tokens", [])
+        row["tokens_mean"] = float(np.mean(tokens)) if tokens else None
+        costs = perf.get("cost_usd", [])
+        row["cost_per_1k_usd"] = (None if not costs or any(c is None for c in costs)
+                                  else float(np.mean(costs)) * 1000)
+        if arm != reference:
+            row["vs_reference"] = {
+                "arm": reference,
+                "correct": paired(_values(results, arm, "correct"),
+                                  _values(results, reference, "correct")),
+                "fact_accuracy": paired(_values(results, arm, "fact_accuracy"),
+                                        _values(results, reference, "fact_accuracy")),
+                "mcnemar_p": mcnemar(_values(results, arm, "correct"),
+                                     _values(results, reference, "correct"))}
+        if baseline and arm in baseline.get("arms", []):
+            row["vs_baseline"] = {m: paired(_values(results, arm, m), _values(baseline, arm, m),
+                                            info[m]["higher_is_better"])
+                                  for m in ("correct", "fact_accuracy", "unsupported_facts")}
+            row["vs_baseline"]["mcnemar_p"] = mcnemar(_values(results, arm, "correct"),
+                                                      _values(baseline, arm, "correct"))
+            row["baseline"] = {m: mean_ci([v for v in _values(baseline, arm, m).values()
+                                           if v is not None])
+                               for m in ("correct", "fact_accuracy")}
+        rows.append(row)
+    return {"run": results["run"], "reference_arm": reference, "rows": rows,
+            "categories": _categories(results, arms), "ladder": _ladder(rows),
+            "targets": _targets(results, arms), "regressions": regressions(rows),
+            "freshness": results.get("freshness"),
+            "metrics": {m: info[m] for m in [*HEADLINE, *JUDGED] if m in info}}
+
+
+def _categories(results: dict, arms: list[str]) -> dict:
+    table: dict[str, dict[str, dict]] = {}
+    for category in sorted({c["category"] for c in results["cases"].values()}):
+        ids = {cid for cid, c in results["cases"].items() if c["category"] == category}
+        table[category] = {}
+        for arm in arms:
+            values = [v for cid, v in _values(results, arm, "correct").items()
+                      if cid in ids and v is not None]
+            facts = [v for cid, v in _values(results, arm, "fact_accuracy").items()
+                     if cid in ids and v is not None]
+            table[category][arm] = {"correct": float(np.mean(values)) if values else None,
+                                    "fact_accuracy": float(np.mean(facts)) if facts else None,
+                                    "n": len(values)}
+    return table
+
+
+def _ladder(rows: list[dict]) -> list[dict]:
+    by_arm = {r["arm"]: r for r in rows}
+    steps = []
+    for label, candidates in LADDER:
+        arm = next((a for a in candidates if a in by_arm), None)
+        if arm:
+            steps.append({"step": label, "arm": arm, "correct": by_arm[arm]["correct"],
+                          "fact_accuracy": by_arm[arm]["fact_accuracy"],
+                          "latency_p50_ms": by_arm[arm]["latency_p50_ms"]})
+    return steps
+
+
+def _targets(results: dict, arms: list[str]) -> list[dict]:
+    """The issue's targets for the default arm, on whatever split this run covered."""
+    if TARGET_ARM not in arms:
+        return []
+    cases = results["cases"]
+    facts = [v for cid, v in _values(results, TARGET_ARM, "fact_accuracy").items()
+             if v is not None and cases[cid]["category"] in FACT_CATEGORIES]
+    refusal = [v for v in _values(results, TARGET_ARM, "refusal").values() if v is not None]
+    consistent = [v for v in metric_values(results, TARGET_ARM, "consistency").values()
+                  if v is not None]
+    hits = [v for v in _values(results, TARGET_ARM, "hit_at_5").values() if v is not None]
+    unsupported = sum(v for v in _values(results, TARGET_ARM, "unsupported_facts").values()
+                      if v is not None)
+    out = []
+    for name, values, goal in (("fact accuracy (price/stock/promotion)", facts, 0.90),
+                               ("refusal correctness", refusal, 0.95),
+                               ("consistency (groups)", consistent, 0.90),
+                               ("hit@5", hits, 0.95)):
+        value = float(np.mean(values)) if values else None
+        out.append({"target": name, "value": value, "goal": f">= {goal:.2f}", "n": len(values),
+                    "met": None if value is None else value >= goal})
+    out.append({"target": "unsupported facts", "value": float(unsupported), "goal": "= 0",
+                "n": len(_values(results, TARGET_ARM, "unsupported_facts")), "met": unsupported == 0})
+    return out
+
+
+def regressions(rows: list[dict]) -> list[str]:
+    """Arms whose score fell below the committed baseline's CI (the gate's first check)."""
+    found = []
+    for row in rows:
+        base = row.get("baseline")
+        if not base:
+            continue
+        for metric in ("correct", "fact_accuracy"):
+            now, then = row[metric]["mean"], base[metric]
+            if now is not None and then["lo"] is not None and now < then["lo"] - 1e-9:
+                found.append(f"{row['arm']}: {metric} {now:.3f} is below the baseline's CI "
+                             f"[{then['lo']:.3f}, {then['hi']:.3f}] (baseline mean {then['mean']:.3f})")
+    return found

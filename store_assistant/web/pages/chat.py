@@ -1,0 +1,76 @@
+"""The staff chat: ask a question, watch the answer stream in, see its facts and sources.
+
+The strategy answers, guards and logs (`answering/`); this page only draws: the answer as it
+streams (figures held back until the guard has run), then the finished answer with its caption,
+fact cards, sources and the 👍/👎 feedback. Failures are shown as messages, not tracebacks.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from store_assistant.answering.questions import validate_question
+from store_assistant.answering.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
+from store_assistant.errors import DataError, StoreAssistantError
+from store_assistant.web.ui import (cached_settings, cached_strategy, model_history, show_body,
+                                    while_streaming)
+
+
+def chat_page() -> None:
+    settings = cached_settings()
+    turns: list[dict] = st.session_state.setdefault("turns", [])
+    with st.sidebar:
+        names = list(STRATEGIES)
+        strategy_name = st.selectbox("Strategy", names, index=names.index(DEFAULT_STRATEGY),
+                                     help="How the assistant answers. Managers compare them on "
+                                          "the scorecard.")
+        st.caption(describe(strategy_name))
+        model_caption = st.empty()
+        if st.button("New conversation", icon=":material/refresh:", disabled=not turns):
+            turns.clear()
+            st.rerun()
+
+    try:  # load the model and the index now, while staff type, not after they press Enter
+        model = cached_strategy(strategy_name, settings.llm).gateway.model
+        model_caption.caption(f"Model: `{model}`")
+    except StoreAssistantError as exc:
+        st.error(str(exc), icon=":material/error:")
+    st.title("Ask the store assistant")
+    st.caption("Prices, stock, specs, compatibility, promotions, returns and warranty.")
+    for turn in turns:
+        with st.chat_message(turn["role"]):
+            show_body(turn)
+
+    prompt = st.chat_input("Ask about a product, price, stock or policy...")
+    if not prompt:
+        return
+    try:
+        question = validate_question(prompt)
+    except DataError as exc:
+        st.warning(str(exc), icon=":material/edit:")
+        return
+    history = model_history(turns)
+    turns.append({"role": "user", "content": question})
+    with st.chat_message("user"):
+        show_body(turns[-1])
+    with st.chat_message("assistant"):
+        placeholder = st.empty()
+        try:  # the strategy guards and logs the answer (or the error): app.py only draws it
+            stream = cached_strategy(strategy_name, settings.llm).stream(question, history)
+            streamed = ""
+            for piece in stream:
+                streamed += piece
+                placeholder.markdown(while_streaming(streamed) + " ▌")
+            meta = stream.answer.to_dict()
+            reply = {"role": "assistant", "content": meta.pop("text"), "meta": meta}
+        except StoreAssistantError as exc:
+            reply = {"role": "assistant", "content": str(exc), "error": True}
+        turns.append(reply)
+        with placeholder.container():
+            show_body(reply)
+
+
+def sign_in_page() -> None:
+    st.title("Sign in")
+    st.info("The store assistant needs an account here: sign in in the sidebar. A manager creates "
+            "accounts with `store-assistant users add NAME --role staff`.", icon=":material/lock:")

@@ -1,0 +1,243 @@
+"""The evaluation runner on the embedded model: caching, resuming, atomic runs, freshness, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from store_assistant.evaluation import runner as evaluation
+from store_assistant.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from store_assistant.errors import ConfigError
+from store_assistant.evaluation.runner import (EvalConfig, answer_cases, arm_hash,
+                                               check_freshness, data_version, parse_arms, run_eval,
+                                               update_baseline)
+from store_assistant.store.answer_cache import AnswerCache
+from store_assistant.evaluation.golden import load_cases
+
+CASES = """\
+- id: price-air
+  category: price
+  split: heldout
+  question: How much is the MacBook Air 13 with 128GB?
+  reference: The Apple MacBook Air 13.3" 128GB (SKU 5465502) is $999.99.
+  facts:
+    - {type: price, value: 999.99}
+  sources: ["5465502"]
+- id: stock-air
+  category: stock
+  split: dev
+  question: How many MacBook Air 256GB are at the downtown store?
+  reference: Downtown has 5 of the MacBook Air 13.3" 256GB (SKU 5465600).
+  facts:
+    - {type: stock, store: downtown, value: 5}
+  sources: ["5465600"]
+- id: drone
+  category: not-carried
+  split: dev
+  question: Do you sell drones?
+  reference: Sorry, we don't carry drones at Volt Electronics.
+  facts: []
+  sources: []
+  expect: decline
+"""
+
+
+@pytest.fixture
+def cases_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "cases.yaml").write_text(CASES, encoding="utf-8")
+    return folder
+
+
+def config(cases_dir: Path, tmp_path: Path, **fields) -> EvalConfig:
+    return EvalConfig(**{"arms": ["rag-hybrid"], "cases_dir": cases_dir,
+                         "runs_dir": tmp_path / "runs", **fields})
+
+
+def test_an_interrupted_run_resumes_from_the_cache(store_settings, cases_dir, tmp_path) -> None:
+    cases = load_cases(cases_dir)
+    cache = AnswerCache(tmp_path / "runs" / "cache.sqlite")
+    seen = []
+
+    def stop_after_two(arm: str, cached: bool) -> None:
+        seen.append(cached)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        answer_cases(store_settings, ["rag-hybrid"], cases, 1, cache, progress=stop_after_two)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["cache.sqlite"]
+
+    folder = run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["run"]["cached_answers"] == 2 and results["run"]["answers"] == 3
+    assert {p.name for p in folder.iterdir()} == {"answers.jsonl", "results.json", "scorecard.md",
+                                                  "scorecard.csv", "scorecard.json",
+                                                  "scorecard.html"}
+    again = json.loads((run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
+                        / "results.json").read_text())
+    assert again["run"]["cached_answers"] == 3
+    assert again["scores"] == results["scores"]
+
+
+def test_every_answer_is_scored_with_reasons(store_settings, cases_dir, tmp_path) -> None:
+    folder = run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
+    answers = [json.loads(line) for line in (folder / "answers.jsonl").read_text().splitlines()]
+    by_case = {a["case_id"]: a for a in answers}
+    assert by_case["drone"]["scores"]["refusal"]["value"] is True
+    assert by_case["price-air"]["scores"]["hit_at_5"]["value"] is True
+    assert "5465502" in by_case["price-air"]["retrieved"]
+    for answer in answers:
+        assert answer["error"] is None
+        assert all(s["reason"] for s in answer["scores"].values())
+
+
+def test_a_failed_run_leaves_no_run_folder(store_settings, cases_dir, tmp_path, monkeypatch) -> None:
+    def broken(*_):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(evaluation, "write_scorecard", broken)
+    with pytest.raises(RuntimeError):
+        run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["cache.sqlite"]
+
+
+def test_a_model_failure_is_counted_and_not_cached(store_settings, cases_dir, tmp_path) -> None:
+    broken = store_settings.replace(llm="openai/store-test", api_base="http://127.0.0.1:9",
+                                    max_retries=0, timeout_s=5)
+    cache = AnswerCache(tmp_path / "cache.sqlite")
+    replies = answer_cases(broken, ["pe-zero-shot"], load_cases(cases_dir)[:1], 1, cache)
+    assert replies[0].error and "ModelError" in replies[0].error
+    again = answer_cases(broken, ["pe-zero-shot"], load_cases(cases_dir)[:1], 1, cache)
+    assert again[0].error  # asked again, not served a cached failure
+
+
+def test_the_cache_key_follows_settings_and_data(store_settings) -> None:
+    assert arm_hash("rag-hybrid", store_settings) == arm_hash("rag-hybrid", store_settings)
+    assert arm_hash("rag-hybrid", store_settings) != arm_hash("rag-dense", store_settings)
+    assert arm_hash("rag-hybrid", store_settings) != arm_hash(
+        "rag-hybrid", store_settings.replace(max_tokens=64))
+    assert len(data_version(store_settings)) == 16
+
+
+def test_unknown_arms_list_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="Did you mean rag-hybrid.*Known: pe-zero-shot"):
+        parse_arms("pe-zero-shot,rag-hybird")
+    with pytest.raises(ConfigError, match="No arms"):
+        parse_arms(" , ")
+    with pytest.raises(ConfigError, match="repeats"):
+        EvalConfig(repeats=0)
+
+
+def test_freshness_rag_follows_an_inventory_change(store_settings, cases_dir, tmp_path) -> None:
+    before = data_version(store_settings)
+    cache = AnswerCache(tmp_path / "cache.sqlite")
+    report = check_freshness(store_settings, ["rag-hybrid"], load_cases(cases_dir), cache)
+    rows = {r["change"]: r for r in report["rows"]}
+    assert set(rows) == {"price", "stock-out"}  # the cases have no promotion case to change
+    assert rows["price"]["old"] == 999.99 and rows["price"]["after"] == "follows", rows["price"]
+    assert rows["stock-out"]["after"] == "follows", rows["stock-out"]["answer_after"]
+    assert data_version(store_settings) == before  # the real data was not touched
+
+
+def test_freshness_the_finetuned_model_goes_stale(store_settings, cases_dir, tmp_path) -> None:
+    """What the adapter learned is frozen at training time: no change reaches its answers."""
+    cache = AnswerCache(tmp_path / "cache.sqlite")
+    report = check_freshness(store_settings.replace(max_tokens=32), ["finetuned"],
+                             load_cases(cases_dir), cache)
+    assert report["followed"] == {"finetuned": 0}
+    for row in report["rows"]:
+        assert row["answer_after"] == row["answer_before"], row
+
+
+def test_a_finetuned_arm_is_re_answered_when_its_adapter_changes(store_settings, tmp_path,
+                                                                 monkeypatch) -> None:
+    import json
+    import shutil
+
+    from store_assistant.config import PROJECT_DIR
+
+    models = tmp_path / "models"
+    shutil.copytree(PROJECT_DIR / "models", models)
+    moved = store_settings.replace(models_dir=models)
+    before = arm_hash("finetuned", moved)
+    assert arm_hash("rag-hybrid", moved) == arm_hash("rag-hybrid", store_settings)
+    registry = json.loads((models / "registry.json").read_text())
+    registry["models"][registry["active"]]["adapter_sha256"] = "0" * 64  # as if retrained
+    (models / "registry.json").write_text(json.dumps(registry))
+    assert arm_hash("finetuned", moved) != before
+    assert arm_hash("finetuned+rag", moved) != arm_hash("finetuned", moved)
+
+
+def test_cli_eval_prints_the_scorecard_and_leaves_baselines_alone(store_settings, cases_dir,
+                                                                  tmp_path, capsys) -> None:
+    baselines = sorted(p.stat().st_mtime for p in evaluation.BASELINES_DIR.glob("*.json"))
+    code = main(["eval", "--arms", "rag-hybrid", "--cases", str(cases_dir), "--runs-dir",
+                 str(tmp_path / "runs"), "--data-dir", str(store_settings.data_dir)])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "| rag-hybrid | 3 |" in out and "run written to" in out
+    assert sorted(p.stat().st_mtime for p in evaluation.BASELINES_DIR.glob("*.json")) == baselines
+    assert main(["eval", "--arms", "rag-hybird", "--cases", str(cases_dir)]) == EXIT_BAD_INPUT
+    assert "Did you mean rag-hybrid" in capsys.readouterr().err
+
+
+def test_updating_a_baseline_is_explicit_and_atomic(tmp_path) -> None:
+    results = {"run": {"id": "r"}, "arms": ["a"], "scores": {}, "freshness": {"rows": []}}
+    path = update_baseline(results, "gate", tmp_path)
+    assert path == tmp_path / "gate.json"
+    assert "freshness" not in json.loads(path.read_text())
+    assert [p.name for p in tmp_path.iterdir()] == ["gate.json"]
+
+
+def test_a_malformed_case_file_names_file_and_line(tmp_path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text(CASES.replace("category: stock", "category: stocks"))
+    with pytest.raises(Exception, match=r"bad\.yaml:\d+.*stocks.*Did you mean stock"):
+        load_cases(folder)
+
+
+def test_a_judge_that_fails_is_counted_not_hidden(store_settings, cases_dir, tmp_path) -> None:
+    """An unreachable judge: every judge score is a failure with its reason; the rest stands."""
+    settings = store_settings.replace(api_base="http://127.0.0.1:9", max_retries=0, timeout_s=5)
+    cfg = config(cases_dir, tmp_path, judge="openai/judge-test", categories=["price"])
+    results = json.loads((run_eval(settings, cfg, progress=False) / "results.json").read_text())
+    assert results["run"]["judge"] == "openai/judge-test"
+    assert "factual_correctness" in results["metrics"]
+    assert results["failures"]["rag-hybrid"]["factual_correctness"] == 1
+    assert results["scores"]["rag-hybrid"]["price-air"]["correct"] == 1.0
+    with pytest.raises(ConfigError, match="Unknown model"):
+        run_eval(settings, config(cases_dir, tmp_path, judge="nonsense"), progress=False)
+
+
+def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path) -> None:
+    from store_assistant.evaluation.runner import write_run
+    from tests.evaluation.test_scorecard import results as sample
+
+    first, second = write_run(tmp_path, sample(), []), write_run(tmp_path, sample(), [])
+    assert second.name == first.name + "-2"
+    assert json.loads((second / "results.json").read_text())["run"]["id"] == second.name
+
+
+def test_an_arm_is_re_answered_only_when_its_own_prompts_change(store_settings, monkeypatch,
+                                                              tmp_path) -> None:
+    import store_assistant.evaluation.runner as ev
+
+    before = {arm: arm_hash(arm, store_settings) for arm in ("pe-cot", "rag-hybrid")}
+    fake_package = tmp_path / "package"
+    real = Path(ev.__file__).parents[1]
+    for path in [*(real / "prompts").iterdir(),
+                 *(p for pattern in ev._CODE for p in real.glob(pattern))]:
+        copy = fake_package / path.relative_to(real)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(path.read_bytes())
+    monkeypatch.setattr(ev, "__file__", str(fake_package / "evaluation" / "runner.py"))
+    (fake_package / "prompts" / "unrelated.md").write_text("a new teacher prompt")
+    assert {arm: arm_hash(arm, store_settings) for arm in before} == before
+    (fake_package / "prompts" / "cot.md").write_text("Think differently.")
+    assert arm_hash("pe-cot", store_settings) != before["pe-cot"]
+    assert arm_hash("rag-hybrid", store_settings) == before["rag-hybrid"]

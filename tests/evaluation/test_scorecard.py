@@ -1,0 +1,135 @@
+"""The scorecard as a pure function: statistics, baseline comparison, and a golden snapshot.
+
+To accept an intended change to the scorecard's text: UPDATE_SNAPSHOTS=1 pytest tests/evaluation/test_scorecard.py,
+then review the diff of tests/evaluation/snapshots/ before committing it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from store_assistant.evaluation.report import to_csv, to_html, to_markdown
+from store_assistant.evaluation.runner import baseline_name
+from store_assistant.evaluation.scorecard import mcnemar, mean_ci, paired, scorecard
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def results() -> dict:
+    """Two arms over six cases: RAG gets 5 right, prompt-only 1; one paraphrase group of 3."""
+    cases = {f"c{i}": {"category": "price" if i < 4 else "policy", "split": "heldout",
+                       "group": "g1" if i < 3 else None, "question": f"q{i}"} for i in range(6)}
+    pe = [1, 0, 0, 0, 0, 0]
+    rag = [1, 1, 1, 1, 1, 0]
+
+    def scores(correct: list[int], unsupported: list[int]) -> dict:
+        return {f"c{i}": {"correct": float(c), "fact_accuracy": float(c),
+                          "unsupported_facts": float(u), "refusal": None,
+                          "consistency": 1.0 if i < 3 and all(correct[:3]) else (
+                              None if i >= 3 else float(c == 1)),
+                          "hit_at_5": None, "mrr": None, "context_recall": None,
+                          "guideline_adherence": None, "price_error": None if c else 50.0,
+                          "price_error_relative": None if c else 0.05, "rouge_l": 0.5,
+                          "semantic_similarity": 0.7}
+                for i, (c, u) in enumerate(zip(correct, unsupported))}
+
+    metrics = {m: {"version": 1, "label": m, "higher_is_better": m not in (
+        "unsupported_facts", "price_error", "price_error_relative")}
+        for m in ("correct", "fact_accuracy", "unsupported_facts", "refusal", "consistency",
+                  "hit_at_5", "mrr", "context_recall", "guideline_adherence", "price_error",
+                  "price_error_relative", "rouge_l", "semantic_similarity")}
+    return {"run": {"id": "test-run", "arms": ["pe-zero-shot", "rag-hybrid"], "model": "local/x",
+                    "split": "heldout", "tags": None, "repeats": 1, "cases": 6,
+                    "as_of": "2026-12-01"},
+            "arms": ["pe-zero-shot", "rag-hybrid"], "metrics": metrics, "cases": cases,
+            "scores": {"pe-zero-shot": scores(pe, [1, 2, 0, 1, 0, 0]),
+                       "rag-hybrid": scores(rag, [0] * 6)},
+            "failures": {"pe-zero-shot": {}, "rag-hybrid": {"correct": 1}},
+            "perf": {"pe-zero-shot": {"latency_ms": [1000, 2000, 3000], "ttft_ms": [100, 200, 300],
+                                      "tokens": [40, 50, 60], "cost_usd": [0, 0, 0]},
+                     "rag-hybrid": {"latency_ms": [2000, 4000], "ttft_ms": [500, 700],
+                                    "tokens": [30, 30], "cost_usd": [0.001, None]}}}
+
+
+def test_mean_ci_brackets_the_mean_and_is_reproducible() -> None:
+    stats = mean_ci([0, 1, 1, 1, 0, 1, 1, 1])
+    assert stats["lo"] <= stats["mean"] == 0.75 <= stats["hi"]
+    assert stats == mean_ci([0, 1, 1, 1, 0, 1, 1, 1])
+    assert mean_ci([]) == {"mean": None, "lo": None, "hi": None, "n": 0}  # never NaN
+    assert mean_ci([1, 1, 1])["lo"] == 1.0
+
+
+def test_paired_difference_counts_wins_ties_losses() -> None:
+    a = {"x": 1.0, "y": 1.0, "z": 0.0, "w": None}
+    b = {"x": 0.0, "y": 1.0, "z": 1.0, "w": 1.0}
+    stats = paired(a, b)
+    assert (stats["wins"], stats["ties"], stats["losses"], stats["n"]) == (1, 1, 1, 3)
+    lower = paired({"x": 1.0}, {"x": 3.0}, higher_is_better=False)
+    assert lower["wins"] == 1  # fewer unsupported facts is a win
+
+
+def test_mcnemar_exact_p_values() -> None:
+    both = {f"c{i}": 1.0 for i in range(10)}
+    assert mcnemar(both, both) == 1.0
+    better = {f"c{i}": 1.0 for i in range(10)}
+    worse = {f"c{i}": 0.0 for i in range(10)}
+    assert mcnemar(better, worse) == pytest.approx(2 * 0.5 ** 10)
+
+
+def test_scorecard_compares_arms_and_consistency_counts_groups() -> None:
+    card = scorecard(results())
+    rows = {r["arm"]: r for r in card["rows"]}
+    assert rows["rag-hybrid"]["correct"]["mean"] == pytest.approx(5 / 6)
+    delta = rows["rag-hybrid"]["vs_reference"]["correct"]
+    assert (delta["wins"], delta["ties"], delta["losses"]) == (4, 2, 0)
+    assert rows["pe-zero-shot"]["unsupported_total"] == 4
+    assert rows["pe-zero-shot"]["consistency"]["n"] == 1  # one group, not three cases
+    assert rows["rag-hybrid"]["cost_per_1k_usd"] is None  # one unknown price: unknown, not 0
+    assert rows["pe-zero-shot"]["cost_per_1k_usd"] == 0.0
+    assert rows["rag-hybrid"]["failures"] == 1
+    assert [s["arm"] for s in card["ladder"]] == ["pe-zero-shot", "rag-hybrid"]
+    assert card["categories"]["price"]["rag-hybrid"]["correct"] == 1.0
+
+
+def test_a_drop_below_the_baselines_ci_is_a_regression() -> None:
+    baseline = results()
+    current = copy.deepcopy(baseline)
+    assert scorecard(current, baseline)["regressions"] == []
+    for cid in ("c1", "c2", "c3", "c4"):
+        current["scores"]["rag-hybrid"][cid]["correct"] = 0.0
+        current["scores"]["rag-hybrid"][cid]["fact_accuracy"] = 0.0
+    card = scorecard(current, baseline)
+    assert any(r.startswith("rag-hybrid: correct") for r in card["regressions"])
+    rag = next(r for r in card["rows"] if r["arm"] == "rag-hybrid")
+    assert rag["vs_baseline"]["correct"]["losses"] == 4
+
+
+def test_baseline_names_follow_the_selection() -> None:
+    assert baseline_name({"tags": ["gate"], "split": None}) == "gate"
+    assert baseline_name({"tags": None, "split": "heldout"}) == "heldout"
+    assert baseline_name({"tags": None, "split": None}) == "all"
+
+
+def test_writers_render_every_arm() -> None:
+    card = scorecard(results())
+    csv_text = to_csv(card)
+    assert csv_text.splitlines()[0].startswith("arm,cases,correct")
+    assert len(csv_text.strip().splitlines()) == 3
+    page = to_html(card)
+    assert page.count("<svg") == 4 and "<script" not in page
+    assert json.loads(json.dumps(card))["rows"][1]["arm"] == "rag-hybrid"
+
+
+def test_markdown_matches_the_snapshot() -> None:
+    text = to_markdown(scorecard(results(), results()))
+    path = SNAPSHOTS / "scorecard.md"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), "no snapshot yet: run with UPDATE_SNAPSHOTS=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
