@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from store_assistant.config import load_settings  # noqa: E402
 from store_assistant.evaluation.runner import ALL_ARMS, RUNS_DIR, EvalConfig, parse_arms, run_eval  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+# BENCH_RESULTS_DIR: the test suite's smoke runs write to a scratch folder, not bench/results/.
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).parent / "results")
 
 
 def main() -> None:
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ALL_ARMS))
     parser.add_argument("--split", choices=("dev", "heldout"))
     parser.add_argument("--tag", action="append")
+    parser.add_argument("--category", action="append")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="where run folders go")
     parser.add_argument("--cache", type=Path, help="an existing answer cache (default: an empty one)")
     parser.add_argument("--cold-from", metavar="RUN_ID",
                         help="report this earlier run (eval/runs/RUN_ID) as the cold run")
@@ -47,30 +50,32 @@ def main() -> None:
         timings = {}
         labels = ("cold", "warm")
         if args.cold_from:
-            meta = json.loads((RUNS_DIR / args.cold_from / "results.json").read_text())["run"]
+            meta = json.loads((args.runs_dir / args.cold_from / "results.json").read_text())["run"]
             timings["cold"] = (datetime.fromisoformat(meta["finished"])
                                - datetime.fromisoformat(meta["started"])).total_seconds()
             timings["cold_run"] = args.cold_from
             labels = ("fill", "warm")  # the first pass answers whatever the cache lacks
         for label in labels:
-            config = EvalConfig(arms=arms, split=args.split, tags=args.tag, runs_dir=RUNS_DIR,
+            config = EvalConfig(arms=arms, split=args.split, tags=args.tag,
+                                categories=args.category, runs_dir=args.runs_dir,
                                 cache_path=cache)
             started = time.perf_counter()
             folder = run_eval(settings, config)
             timings[label] = time.perf_counter() - started
             timings[f"{label}_run"] = folder.name
-    results = json.loads((RUNS_DIR / timings["cold_run"] / "results.json").read_text())
+    results = json.loads((args.runs_dir / timings["cold_run"] / "results.json").read_text())
     answers = results["run"]["answers"]
     report = {"arms": arms, "split": args.split, "tags": args.tag, "cases": results["run"]["cases"],
               "answers": answers, "cold_s": round(timings["cold"], 1),
               "warm_s": round(timings["warm"], 1),
               "cold_s_per_answer": round(timings["cold"] / answers, 2),
               "runs": [timings["cold_run"], timings["warm_run"]], "model": settings.llm,
-              "warm_cached_answers": json.loads((RUNS_DIR / timings["warm_run"] / "results.json")
+              "warm_cached_answers": json.loads((args.runs_dir / timings["warm_run"] / "results.json")
                                                 .read_text())["run"]["cached_answers"],
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": settings.threads}
     name = "eval_run" + (f"-{args.split}" if args.split else "") + (
-        f"-{'-'.join(args.tag)}" if args.tag else "")
+        f"-{'-'.join(args.tag)}" if args.tag else "") + (
+        f"-{'-'.join(args.category)}" if args.category else "")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
     (RESULTS / f"{name}.md").write_text(

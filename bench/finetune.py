@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).parent / "results"
+# BENCH_RESULTS_DIR: the test suite's smoke runs write to a scratch folder, not bench/results/.
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).parent / "results")
 sys.path.insert(0, str(ROOT))
 
 

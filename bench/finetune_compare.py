@@ -11,7 +11,9 @@ McNemar p on "correct". Writes bench/results/finetune-heldout.json and .md.
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,17 +22,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from store_assistant.evaluation.runner import RUNS_DIR  # noqa: E402
 from store_assistant.evaluation.scorecard import mcnemar, paired  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+# BENCH_RESULTS_DIR: the test suite's smoke runs write to a scratch folder, not bench/results/.
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).parent / "results")
 PAIRS = [("finetuned+rag", "rag-hybrid"), ("finetuned", "pe-zero-shot"),
          ("finetuned", "pe-few-shot"), ("finetuned", "pe-cot")]
 
 
 def main() -> None:
-    run = sys.argv[1]
-    results = json.loads((RUNS_DIR / run / "results.json").read_text())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a run id under --runs-dir")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR)
+    args = parser.parse_args()
+    run = args.run
+    results = json.loads((args.runs_dir / run / "results.json").read_text())
     scores = results["scores"]
+    pairs = [(arm, other) for arm, other in PAIRS if arm in scores and other in scores]
+    if not pairs:
+        sys.exit(f"Run {run} has none of the compared pairs ({PAIRS}); it has {sorted(scores)}.")
     rows = []
-    for arm, other in PAIRS:
+    for arm, other in pairs:
         for metric in ("correct", "fact_accuracy"):
             a = {case: v.get(metric) for case, v in scores[arm].items()}
             b = {case: v.get(metric) for case, v in scores[other].items()}

@@ -44,6 +44,9 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from store_assistant.files import write_atomic  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN, ASSISTANT, USER = 0, "assistant", "user"  # RootContainer.MAIN; chat_message names
 # Streamlit 1.5x sent chat input text as string_trigger_value; newer ones as chat_input_value.
@@ -365,13 +368,6 @@ def table(config: dict, s: dict) -> str:
     lines += [f"| {i} | {p['requests']} | {p['answered']} | {f(p['median_latency'])} |"
               for i, p in s["per_session"].items()]
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strategy", default="pe-zero-shot")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--questions", type=int, default=None, help="only the first N questions")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "pe_overhead")
     args = parser.parse_args()
 
@@ -55,6 +56,7 @@ def main() -> None:
     sampling = RUNTIME.sampling({"max_tokens": settings.max_tokens,
                                  "temperature": settings.temperature})
     questions = [q for q in (HERE / "questions.txt").read_text().splitlines() if q.strip()]
+    questions = questions[:args.questions]
 
     def ours(question: str) -> tuple[float, str]:
         llama.reset()

@@ -65,6 +65,13 @@ class FairLock:
             self._held = False
             self._turn.notify_all()
 
+    def __enter__(self) -> "FairLock":  # `with lock:` waits its turn however long it takes
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
 
 @dataclass
 class _Loaded:
