@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from store_assistant.config import load_settings
-from store_assistant.store.knowledge import (EMBEDDER, MODES, Chunk, KnowledgeBase, _embedding_text, _node,
-                                       _open_client, _vector_store, close_knowledge_bases, ingest,
-                                       read_manifest)
+from store_assistant.store.documents import Chunk
+from store_assistant.store.knowledge import (EMBEDDER, MODES, KnowledgeBase, _embedding_text, _node,
+                                             _open_client, _vector_store, close_knowledge_bases,
+                                             ingest, read_manifest)
 from store_assistant.store.inventory import Inventory, inventory_path
 
 HERE = Path(__file__).parent

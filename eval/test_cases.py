@@ -18,7 +18,7 @@ from store_assistant.answering.questions import not_carried
 from store_assistant.evaluation.golden import (AS_OF, CATEGORIES, GROUPED, GoldenCase, leaked, load_cases,
                                     select, training_texts)
 from store_assistant.store.inventory import Inventory
-from store_assistant.store.knowledge import read_folder
+from store_assistant.store.documents import read_folder
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 

@@ -12,7 +12,8 @@ from datetime import date
 
 from store_assistant.answering.questions import (asks_price, asks_promotion, asks_stock,
                                                  stores_named)
-from store_assistant.store.inventory import Inventory, Product, money
+from store_assistant.store.inventory import Inventory
+from store_assistant.store.products import Product, money
 
 def recommend(inventory: Inventory, category: str, max_price: float | None, today: date,
               limit: int = 3) -> list[Product]:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from store_assistant.answering.data_answers import fact_line
 from store_assistant.answering.linking import SKU_PATTERN
 from store_assistant.answering.questions import asks_price, asks_stock, stores_named
-from store_assistant.store.inventory import Product, money
+from store_assistant.store.products import Product, money
 from store_assistant.templates import PROMPTS_DIR
 
 
@@ -53,14 +53,15 @@ def check(text: str, grounding: Grounding | None, from_data: bool = False) -> tu
     `from_data` marks a reply built by code from the data (no model call): its figures are the
     data's, so only the instruction check applies.
     """
-    flags: list[str] = []
-    if grounding is not None and not from_data:
-        text, flags = _grounded(text, grounding)
     if leaks_instructions(text):
-        return PROMPT_REFUSAL, [*flags, "prompt_leak_blocked"]
-    if grounding is None and not from_data and PRICE_PATTERN.search(text):
-        text, flags = PRICE_PATTERN.sub(UNCHECKED_PRICE, text), [*flags, "prices_hidden"]
-    return text, flags
+        return PROMPT_REFUSAL, ["prompt_leak_blocked"]
+    if from_data:
+        return text, []
+    if grounding is not None:
+        return _grounded(text, grounding)
+    if PRICE_PATTERN.search(text):
+        return PRICE_PATTERN.sub(UNCHECKED_PRICE, text), ["prices_hidden"]
+    return text, []
 
 
 def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:

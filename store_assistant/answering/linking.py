@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from store_assistant.store.inventory import Inventory, Product
+from store_assistant.store.inventory import Inventory
+
+from store_assistant.store.products import Product
 
 SKU_PATTERN = re.compile(r"(?<![\d$.,])\b\d{6,8}\b(?![.,]\d)")  # 7-digit SKUs, not prices like 1,299.99
 _STOPWORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "you",

@@ -19,7 +19,8 @@ from store_assistant.answering.guard import Grounding, injected
 from store_assistant.answering.linking import link_products
 from store_assistant.answering.questions import (asked_category, asks_inventory, budget, is_choosing,
                                                  is_follow_up, not_carried, stores_named)
-from store_assistant.store.inventory import Inventory, inventory_path, money
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.store.products import money
 from store_assistant.store.knowledge import Hit, knowledge_base
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Source, Strategy

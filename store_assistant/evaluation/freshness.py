@@ -18,8 +18,10 @@ from typing import Any, Callable
 from store_assistant.config import Settings
 from store_assistant.errors import DataError
 from store_assistant.evaluation.golden import AS_OF, Fact, GoldenCase
-from store_assistant.evaluation.metrics import Reply, World, fact_present
-from store_assistant.store.inventory import Inventory, Promotion, inventory_path
+from store_assistant.evaluation.metrics import Reply, World
+from store_assistant.evaluation.reading import fact_present
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.store.products import Promotion
 from store_assistant.store.knowledge import close_knowledge_bases
 
 

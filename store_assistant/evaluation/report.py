@@ -89,7 +89,8 @@ def to_markdown(card: dict) -> str:
     parts = [f"# Scorecard {run['id']}\n",
              f"{run['cases']} cases (split: {run.get('split') or 'all'}, tags: "
              f"{','.join(run.get('tags') or []) or 'all'}), arms: {', '.join(run['arms'])}, model "
-             f"`{run['model']}`, repeats {run['repeats']}, facts as of {run['as_of']}. "
+             f"`{run['model']}`, repeats {run['repeats']}, facts as of {run['as_of']}, code at "
+             f"commit `{run.get('commit') or 'unknown'}`. "
              f"Means with 95% bootstrap CIs; Δ are paired differences over the same cases.\n",
              "## Arms\n", _markdown_table(main_table(card)),
              "## Additive ladder\n", _markdown_table([

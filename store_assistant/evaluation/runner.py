@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -122,7 +123,7 @@ def case_key(case: GoldenCase) -> str:
 # --- running --------------------------------------------------------------------------------
 
 def world_for(settings: Settings) -> World:
-    from store_assistant.store.knowledge import read_folder
+    from store_assistant.store.documents import read_folder
 
     chunks: dict[str, str] = {}
     for folder, kind in ((settings.manuals_dir, "manual"), (settings.policies_dir, "policy")):
@@ -290,7 +291,7 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
             "categories": config.categories, "tags": config.tags, "repeats": config.repeats,
             "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
             "arm_hashes": {a: arm_hash(a, settings) for a in arms},
-            "cached_answers": hits["cached"], "answers": len(replies)}
+            "commit": source_commit(), "cached_answers": hits["cached"], "answers": len(replies)}
     results = results_from(scored, cases, meta)
     if config.freshness:
         results["freshness"] = check_freshness(settings, arms, cases, cache, config.model, world)
@@ -303,6 +304,20 @@ def check_freshness(settings: Settings, arms: list[str], cases: list[GoldenCase]
     """The freshness experiment (`freshness.py`), its answers asked and cached like any other."""
     return freshness(settings, arms, cases, world or world_for(settings),
                      lambda at, affected: answer_cases(at, arms, affected, 1, cache, model))
+
+
+def source_commit() -> str | None:
+    """The git commit the code was at ('…-dirty' with uncommitted changes), so every result
+    names what made it; None outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "store_assistant")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (commit + ("-dirty" if dirty else "")) if commit else None
 
 
 def _run_id(started: datetime, arms: list[str], cases: list[GoldenCase]) -> str:

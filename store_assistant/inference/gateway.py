@@ -21,7 +21,8 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse
 
 from store_assistant.config import Settings
-from store_assistant.errors import ConfigError, ModelBusyError, ModelError, PromptTooLongError
+from store_assistant.errors import ConfigError, ModelError, PromptTooLongError
+from store_assistant.inference.breaker import circuit_for
 from store_assistant.inference.local import EMBEDDED_MODEL, LOCAL_PROVIDER, RUNTIME, LocalRuntime
 from store_assistant.inference.models import tuned_models
 
@@ -99,22 +100,6 @@ class Completion:
     fallback_reason: str | None = None
 
 
-# --- the circuit breaker ---------------------------------------------------------------------
-
-@dataclass
-class Circuit:
-    """Failures in a row of one model at one address, shared by every Gateway in the process."""
-    failures: int = 0
-    opened: float | None = None  # time.monotonic() when it opened
-
-
-_CIRCUITS: dict[tuple[str, str | None], Circuit] = {}
-
-
-class CircuitOpenError(ModelError):
-    """The model failed too often just now and is being left alone for a while."""
-
-
 class Gateway:
     """One model, called the same way whatever serves it.
 
@@ -135,8 +120,7 @@ class Gateway:
             RUNTIME.register(name, base, adapter)
         self.provider = check_model(self.model)
         self.is_local = self.provider == LOCAL_PROVIDER
-        self.circuit = _CIRCUITS.setdefault(
-            (self.model, None if self.is_local else settings.api_base), Circuit())
+        self.circuit = circuit_for(self.model, None if self.is_local else settings.api_base)
         backup = settings.fallback_llm
         # The fallback runs without a fallback of its own, and local models ignore api_base.
         self.fallback = (Gateway(settings.replace(fallback_llm=None), backup)
@@ -209,25 +193,13 @@ class Gateway:
         return result
 
     def _check_circuit(self) -> None:
-        opened = self.circuit.opened
-        if opened is None:
-            return
-        wait = opened + self.settings.breaker_cooldown_s - time.monotonic()
-        if wait > 0:
-            raise CircuitOpenError(f"{self.model} failed {self.circuit.failures} times in a row, so it "
-                             f"is not called again for {wait:.0f} s (circuit breaker). Check its "
-                             f"server, or set STORE_ASSISTANT_FALLBACK_LLM=local/{EMBEDDED_MODEL}.")
-        # Cool-down over: this call is the trial; one more failure re-opens the circuit.
+        self.circuit.check(self.model, self.settings.breaker_cooldown_s)
 
     def _failed(self, exc: Exception) -> None:
-        if isinstance(exc, (PromptTooLongError, CircuitOpenError, ModelBusyError)):
-            return  # the endpoint is fine: the question was too long, or the queue too
-        self.circuit.failures += 1
-        if self.circuit.failures >= self.settings.breaker_failures:
-            self.circuit.opened = time.monotonic()
+        self.circuit.failed(exc, self.settings.breaker_failures)
 
     def _succeeded(self) -> None:
-        self.circuit.failures, self.circuit.opened = 0, None
+        self.circuit.succeeded()
 
     def _fall_back(self, exc: ModelError) -> "Gateway":
         """The fallback gateway, or the error again when there is none or it would not help."""

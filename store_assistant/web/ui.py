@@ -17,7 +17,8 @@ from store_assistant.store.answer_log import MAX_CORRECTION, AnswerLog, answer_l
 from store_assistant.config import Settings, load_settings
 from store_assistant.errors import DataError
 from store_assistant.answering.guard import hold_figures
-from store_assistant.store.inventory import Inventory, inventory_path, money
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.store.products import money
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import Strategy, build_strategy
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from store_assistant.config import load_settings
-from store_assistant.store.inventory import money
+from store_assistant.store.products import money
 from store_assistant.evaluation.golden import load_cases
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.answering.guard import PROMPT_REFUSAL, leaks_instructions

@@ -11,8 +11,9 @@ from store_assistant.config import Settings
 from store_assistant.answering.data_answers import fact_line, recommend
 from store_assistant.answering.guard import guard
 from store_assistant.answering.linking import link_products
-from store_assistant.store.inventory import money
-from store_assistant.store.inventory import Inventory, Product, inventory_path
+from store_assistant.store.products import money
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.store.products import Product
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import build_strategy
 from store_assistant.answering.rag import RagStrategy

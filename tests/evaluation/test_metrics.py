@@ -6,8 +6,9 @@ import pytest
 
 from store_assistant.evaluation.golden import AS_OF, STORES, Fact, GoldenCase
 from store_assistant.store.inventory import Inventory, inventory_path
-from store_assistant.evaluation.metrics import (METRICS, Reply, Score, World, consistency, fact_present,
-                                     matches, score_reply, stance)
+from store_assistant.evaluation.metrics import (METRICS, Reply, Score, World, consistency,
+                                                score_reply)
+from store_assistant.evaluation.reading import fact_present, matches, stance
 
 AIR = "5465502"  # MacBook Air 13 128GB: $999.99, stock downtown 3, westside 14, northgate 0
 

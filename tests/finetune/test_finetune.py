@@ -268,8 +268,11 @@ def test_finetuned_answers_through_the_cli_on_the_tuned_model(capsys, monkeypatc
     record = json.loads(capsys.readouterr().out)
     active = load_registry(load_settings(env={}))["active"]
     assert record["strategy"] == "finetuned" and record["model"] == f"local/{active}"
-    assert re.search(r"\(SKU 6470103\) is \$\d", record["answer"]), record["answer"]
+    assert re.search(r"\(SKU 6470103\) is \$\d", record["model_text"]), record["model_text"]
     assert record["sources"] == []  # no retrieval
+    # Without the store's data its price can only be remembered: staff see it hidden.
+    assert "(SKU 6470103) is [price: see the inventory screen]" in record["answer"]
+    assert "prices_hidden" in record["flags"]
 
     from store_assistant.inference.gateway import Gateway
     from store_assistant.answering.finetuned import system_prompt

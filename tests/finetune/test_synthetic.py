@@ -17,10 +17,10 @@ import pytest
 
 from store_assistant.cli import main
 from store_assistant.errors import ModelError
-from store_assistant.store.inventory import money
+from store_assistant.store.products import money
 from store_assistant.evaluation.golden import AS_OF, leaked, load_cases, select
 from store_assistant.store.inventory import Inventory, inventory_path
-from store_assistant.store.knowledge import Chunk
+from store_assistant.store.documents import Chunk
 from store_assistant.answering.rag import RagStrategy
 from store_assistant.finetune.synthetic import (GENERATED_DIR, KINDS, Checks, Example, fact_problem,
                                        generate, paraphrase_problem, product_examples, rag_system,

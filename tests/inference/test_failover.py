@@ -13,7 +13,8 @@ import pytest
 
 from store_assistant.config import load_settings
 from store_assistant.errors import ModelError
-from store_assistant.inference.gateway import _CIRCUITS, Gateway
+from store_assistant.inference.breaker import CIRCUITS as _CIRCUITS
+from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import build_strategy
 
 QUESTION = [{"role": "user", "content": "Say hello."}]

@@ -16,7 +16,8 @@ import pytest
 
 from store_assistant.cli import main
 from store_assistant.errors import DataError, InventoryError
-from store_assistant.store.inventory import ImportReport, Inventory, Promotion
+from store_assistant.store.inventory import ImportReport, Inventory
+from store_assistant.store.products import Promotion
 
 HEADER = ("sku,name,brand,category,model,price,promo_price,promo_start,promo_end,promo_text,"
           "stock_downtown,stock_westside,stock_northgate,aisle,manual,aliases")

@@ -14,8 +14,9 @@ import pytest
 from store_assistant.cli import main
 from store_assistant.config import Settings, load_settings
 from store_assistant.errors import DataError, RetrievalError
-from store_assistant.store.knowledge import (MODES, KnowledgeBase, close_knowledge_bases, fuse, ingest,
-                                       knowledge_base, manifest_path, read_document)
+from store_assistant.store.documents import read_document
+from store_assistant.store.knowledge import (MODES, KnowledgeBase, close_knowledge_bases, fuse,
+                                             ingest, knowledge_base, manifest_path)
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import build_strategy
 
@@ -195,7 +196,8 @@ def test_empty_index_says_how_to_build_it(tmp_path: Path) -> None:
 
 
 def test_rrf_rewards_agreement() -> None:
-    from store_assistant.store.knowledge import Chunk, Hit
+    from store_assistant.store.documents import Chunk
+    from store_assistant.store.knowledge import Hit
 
     a, b, c = (Chunk(id=x, doc_id=x, kind="manual", title=x, heading="h", text="t") for x in "abc")
     fused = fuse([[Hit(a, 9), Hit(b, 8)], [Hit(c, 0.9), Hit(b, 0.8)]])

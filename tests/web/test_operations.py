@@ -56,9 +56,38 @@ def test_a_real_answer_is_logged_with_what_operations_needs(log: AnswerLog,
     assert logged["error"] is None and logged["rating"] is None
     # Nothing about who asked: no account, session or address fields.
     line = json.loads(next(log.folder.glob("*.jsonl")).read_text())
-    assert set(line) == {"id", "time", "type", "strategy", "model", "latency_ms", "ttft_ms",
+    assert set(line) == {"id", "time", "type", "door", "strategy", "model", "latency_ms", "ttft_ms",
                          "prompt_tokens", "completion_tokens", "cost_usd", "flags", "error",
                          "question", "answer", "sources"}
+
+
+def test_cli_answers_are_logged_marked_cli_and_kept_out_of_the_shop_floor_figures(
+        tmp_path: Path, capsys) -> None:
+    """The answering path logs, whichever door: a CLI answer is in the log, not in the charts."""
+    data_dir = tmp_path / "data"
+    assert main(["ask", "What is a soundbar?", "--strategy", "pe-zero-shot", "--json",
+                 "--data-dir", str(data_dir)]) == 0
+    asked = json.loads(capsys.readouterr().out)
+    log = answer_log(load_settings({"data_dir": str(data_dir)}, env={}))
+    (logged,), _ = log.read()
+    assert logged["door"] == "cli" and logged["answer"] == asked["answer"]
+    assert frame([logged]).empty
+    app_answer = log.record_answer("How much is the XM5?", made(), door="app")
+    assert list(frame(log.read()[0])["id"]) == [app_answer]
+
+
+def test_a_strategy_logs_its_errors_too(tmp_path: Path, settings: Settings) -> None:
+    log = AnswerLog(tmp_path / "answer-log")
+    broken = settings.replace(llm="openai/store-test", api_base="http://127.0.0.1:9",
+                              max_retries=0, timeout_s=5)
+    from store_assistant.inference.gateway import Gateway
+
+    strategy = build_strategy("pe-zero-shot", Gateway(broken), broken, answer_log=log, door="cli")
+    with pytest.raises(ModelError):
+        strategy.answer("Do you sell webcams?")
+    (logged,), _ = log.read()
+    assert logged["door"] == "cli" and logged["answer"] is None
+    assert logged["error"].startswith("ModelError") and logged["question"] == "Do you sell webcams?"
 
 
 def test_errors_and_feedback_are_logged_and_the_last_rating_wins(log: AnswerLog) -> None:

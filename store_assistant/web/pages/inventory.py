@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from store_assistant.errors import StoreAssistantError
-from store_assistant.store.inventory import Inventory, Promotion, inventory_path
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.store.products import Promotion
 from store_assistant.web.ui import account, cached_settings, escape, open_inventory, require_manager
 
 

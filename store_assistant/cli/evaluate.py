@@ -1,0 +1,54 @@
+"""`store-assistant eval`: score strategies on the golden cases (see docs/evaluation.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from store_assistant.cli.exits import EXIT_OK
+
+
+def register(commands: Any) -> None:
+    evaluate = commands.add_parser("eval", help="score strategies on the golden cases")
+    evaluate.add_argument("--arms", default=None,
+                          help="comma-separated strategies (default: all eight)")
+    evaluate.add_argument("--split", choices=("dev", "heldout"), help="only this split")
+    evaluate.add_argument("--category", action="append", help="only this category (repeatable)")
+    evaluate.add_argument("--tag", action="append", help='only cases with this tag, e.g. "gate"')
+    evaluate.add_argument("--repeats", type=int, default=1, help="answers per case and arm")
+    evaluate.add_argument("--model", default=None, help="litellm model string for every arm")
+    evaluate.add_argument("--judge", default=None, help="LLM-judge model (optional, off by default)")
+    evaluate.add_argument("--freshness", action="store_true",
+                          help="also change prices/stock/promotions on a scratch copy and re-ask")
+    evaluate.add_argument("--update-baseline", action="store_true",
+                          help="write this run as the committed baseline for its selection")
+    evaluate.add_argument("--cases", type=Path, default=None, help="folder of case files")
+    evaluate.add_argument("--runs-dir", type=Path, default=None, help="where runs are written")
+    evaluate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+    evaluate.set_defaults(handler=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.evaluation.runner import ALL_ARMS, EvalConfig, parse_arms, run_eval, update_baseline
+    from store_assistant.evaluation.golden import CASES_DIR
+
+    config = EvalConfig(arms=parse_arms(args.arms or ",".join(ALL_ARMS)), split=args.split,
+                        categories=args.category, tags=args.tag, repeats=args.repeats,
+                        model=args.model, judge=args.judge, freshness=args.freshness,
+                        cases_dir=args.cases or CASES_DIR)
+    if args.runs_dir:
+        config.runs_dir = args.runs_dir
+    settings = load_settings({"llm": args.model, "data_dir": args.data_dir})
+    folder = run_eval(settings, config, progress=True)
+    print((folder / "scorecard.md").read_text(encoding="utf-8"))
+    print(f"run written to {folder} (scorecard.html for charts)")
+    if args.update_baseline:
+        from store_assistant.evaluation.runner import baseline_name
+
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        path = update_baseline(results, baseline_name(results["run"]))
+        print(f"baseline updated: {path} (commit it)")
+    return EXIT_OK

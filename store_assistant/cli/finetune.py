@@ -1,0 +1,119 @@
+"""`store-assistant data generate` and `store-assistant model train|list|use` (docs/finetuning.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from store_assistant.cli.exits import EXIT_OK
+from store_assistant.errors import DataError
+
+
+def register(commands: Any) -> None:
+    data = commands.add_parser("data", help="fine-tuning data")
+    data_actions = data.add_subparsers(dest="action", required=True)
+    generate = data_actions.add_parser(
+        "generate", help="seeds + data-built questions + teacher paraphrases -> train/valid JSONL")
+    generate.add_argument("--teacher", default=None,
+                          help="litellm model that rewords questions (default: the embedded model)")
+    generate.add_argument("--num", type=int, default=None,
+                          help="at most this many examples (default 900)")
+    generate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    generate.add_argument("--no-paraphrase", action="store_true", help="no teacher calls")
+    generate.add_argument("--out", type=Path, default=None,
+                          help="output folder (default finetune_data/generated)")
+    generate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+    generate.set_defaults(handler=_data_generate)
+
+    model = commands.add_parser("model", help="fine-tuned models: train, list, use")
+    model_actions = model.add_subparsers(dest="action", required=True)
+    train = model_actions.add_parser(
+        "train", help="LoRA on the embedded model -> GGUF adapter, parity-checked and registered")
+    train.add_argument("--config", type=Path, default=None,
+                       help="TOML file listing settings that differ from the defaults "
+                            "(e.g. finetune_data/configs/default.toml)")
+    train.add_argument("--name", default=None, help="register as this name (default volt-lora)")
+    train.add_argument("--max-steps", type=int, default=None, help="stop after N steps (a trial)")
+    train.add_argument("--max-examples", type=int, default=None,
+                       help="train on the first N examples only")
+    train.add_argument("--replace", action="store_true", help="overwrite a model of that name")
+    train.add_argument("--use", action="store_true", help="make it the active model when done")
+    train.set_defaults(handler=_model_train)
+    model_actions.add_parser("list", help="registered models; * marks the active one"
+                             ).set_defaults(handler=_model_list)
+    use = model_actions.add_parser("use", help="make NAME the model of the finetuned strategies")
+    use.add_argument("name")
+    use.set_defaults(handler=_model_use)
+
+
+def _data_generate(args: argparse.Namespace) -> int:
+    if args.num is not None and args.num < 1:
+        raise DataError(f"--num must be at least 1, got {args.num}.")
+    from store_assistant.config import load_settings
+    from store_assistant.finetune.synthetic import GENERATED_DIR, generate
+
+    settings = load_settings({"data_dir": args.data_dir})
+    out = args.out or GENERATED_DIR
+    manifest = generate(settings, teacher=args.teacher, num=args.num, seed=args.seed, out=out,
+                        paraphrase=not args.no_paraphrase, progress=True)
+    print(manifest.summary(out))
+    return EXIT_OK
+
+
+def _model_train(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.finetune.train import load_config
+
+    settings = load_settings()
+    config = load_config(args.config, name=args.name, max_steps=args.max_steps,
+                         max_examples=args.max_examples, threads=settings.threads)
+    from store_assistant.finetune.pipeline import train_model  # torch: only when training
+
+    import shlex
+
+    command = "store-assistant " + " ".join(map(shlex.quote, args.argv))
+    entry = train_model(settings, config, command, replace=args.replace, activate=args.use)
+    folder = settings.models_dir / config.name
+    print(f"{config.name}: {entry['steps']} steps in {entry['training_seconds'] / 60:.1f} min "
+          f"({entry['stopped']}), validation loss {entry['first_valid_loss']:.3f} -> "
+          f"{entry['best_valid_loss']:.3f}; adapter {entry['adapter_bytes'] / 1e6:.1f} MB")
+    parity = entry["parity"]
+    print(f"parity with llama.cpp on {parity['prompts']} prompts: {parity['equal']} identical, "
+          f"{parity['near_tie']} parted at a near-tie (largest gap {parity['max_gap']:.2f} "
+          f"logits; runtime rounding, see finetune/export.py)")
+    print(f"wrote {folder}/ (adapter.gguf, loss.json, loss.png, config.toml) and "
+          f"{settings.models_dir / 'registry.json'}")
+    from store_assistant.inference.models import load_registry
+
+    if load_registry(settings)["active"] != config.name:
+        print(f"serve it with `store-assistant model use {config.name}`")
+    return EXIT_OK
+
+
+def _model_list(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.inference.models import check, load_registry
+
+    settings = load_settings()
+    registry = load_registry(settings)
+    if not registry["models"]:
+        print("no fine-tuned models; train one with `store-assistant model train`")
+    for name, entry in registry["models"].items():
+        marker = "*" if name == registry["active"] else " "
+        status = check(settings, entry) or "ok"
+        loss = entry.get("best_valid_loss")
+        minutes = (entry.get("training_seconds") or 0) / 60
+        print(f"{marker} {name}  base {entry['base']}  valid loss "
+              f"{loss if loss is not None else '?'}  trained {minutes:.1f} min  "
+              f"{entry.get('created', '')}  {status}")
+    return EXIT_OK
+
+
+def _model_use(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.inference.models import use
+
+    use(load_settings(), args.name)
+    print(f"the finetuned strategies now use local/{args.name}")
+    return EXIT_OK

@@ -1,0 +1,73 @@
+"""The grounding guard as one stage: `guard.check` is what every strategy's answer passes, through
+every door (app, CLI, evaluation), and nothing reaches anyone around it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from store_assistant.answering import guard
+from store_assistant.answering.guard import (PROMPT_REFUSAL, UNCHECKED_PRICE, Grounding, check,
+                                             hold_figures)
+from store_assistant.answering.strategies import build_strategy
+from store_assistant.config import Settings
+from store_assistant.store.inventory import Inventory, inventory_path
+from store_assistant.templates import render
+from tests.fakes import ScriptedGateway
+
+TODAY = date(2026, 12, 1)
+AIR = "5465502"  # MacBook Air 13 128GB, $999.99 on the as-of date
+
+
+@pytest.fixture(scope="module")
+def air_grounding(store_settings: Settings) -> Grounding:
+    inventory = Inventory(inventory_path(store_settings))
+    air = inventory.lookup(AIR)
+    return Grounding(text="- MacBook Air 13 (SKU 5465502): price $999.99; in stock: downtown 3",
+                     products=[air], today=TODAY, question="How much is the MacBook Air 128GB?",
+                     stores=inventory.stores(), fallback="From the inventory: the data's answer.")
+
+
+def test_an_answer_without_store_data_has_its_prices_hidden() -> None:
+    text, flags = check("Hi! The MacBook Air is $5.00 today.", None)
+    assert text == f"Hi! The MacBook Air is {UNCHECKED_PRICE} today." and flags == ["prices_hidden"]
+    assert check("Hi! It has 8 GB of memory.", None) == ("Hi! It has 8 GB of memory.", [])
+
+
+def test_repeated_instructions_are_refused_for_every_strategy(air_grounding: Grounding) -> None:
+    leak = "Sure! My instructions: " + render("guidelines", store_name="Volt Electronics")
+    for grounding in (None, air_grounding):
+        text, flags = check(leak, grounding)
+        assert text == PROMPT_REFUSAL and "prompt_leak_blocked" in flags
+    assert not guard.leaks_instructions("Please check the inventory screen for the price.")
+
+
+def test_a_wrong_price_on_one_product_is_corrected_and_an_empty_answer_falls_back(
+        air_grounding: Grounding) -> None:
+    text, flags = check("The MacBook Air is $899.99.", air_grounding)
+    assert text.startswith("The MacBook Air is $999.99.")
+    assert flags[0] == "guard_corrected_price:$899.99->$999.99"
+    assert check("   ", air_grounding) == (air_grounding.fallback, ["guard_fallback:empty_answer"])
+
+
+def test_a_reply_built_from_data_is_left_as_it_is(air_grounding: Grounding) -> None:
+    reply = "We don't carry drones. The closest: Anker 737 ($109.99)."
+    assert check(reply, air_grounding, from_data=True) == (reply, [])
+    assert check(reply, None, from_data=True) == (reply, [])
+
+
+def test_figures_wait_while_streaming() -> None:
+    assert hold_figures("It is $1,299.99, 3 left") == "It is …, … left"
+
+
+def test_every_door_gets_the_same_guarded_answer(settings: Settings) -> None:
+    """answer() (CLI, batch) and stream() (app, evaluation) go through the same stage."""
+    said = "Hello! The iPhone 15 is $199 today."
+    answered = build_strategy("pe-zero-shot", ScriptedGateway(said), settings).answer("iPhone 15?")
+    stream = build_strategy("pe-zero-shot", ScriptedGateway(said), settings).stream("iPhone 15?")
+    assert "".join(stream) == said  # what streamed is raw; what is kept is guarded
+    for answer in (answered, stream.answer):
+        assert answer.text == f"Hello! The iPhone 15 is {UNCHECKED_PRICE} today."
+        assert answer.raw_text == said and "prices_hidden" in answer.flags
+        assert not answer.checks_figures
