@@ -325,10 +325,45 @@ class TrainResult:
     curve: list[dict] = field(default_factory=list)  # {"step", "epoch", "train_loss"|"valid_loss"}
 
 
+def _optimizer(model: Any, config: TrainConfig, total: int) -> tuple[Any, Any]:
+    """AdamW on the LoRA weights; linear warm-up, then linear decay to 0 at the last planned step."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    warmup = config.warmup_steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warmup if s < warmup
+                                                 else max(0.0, (total - s) / max(1, total - warmup)))
+    return optimizer, schedule
+
+
+def _step(model: Any, batch: tuple, config: TrainConfig, bf16: bool, optimizer: Any,
+          schedule: Any) -> float:
+    """One optimizer step on a batch (split into pieces of at most `batch_tokens` to bound RAM);
+    returns the batch's loss per answer token."""
+    import torch
+
+    ids, mask, labels = batch
+    answer_tokens = int((labels[:, 1:] != IGNORE).sum())
+    value = 0.0
+    for part in pieces(ids, mask, labels, config.batch_tokens):
+        loss, n = answer_loss(model, *part, bf16)
+        (loss * n / answer_tokens).backward()
+        value += float(loss.detach()) * n / answer_tokens
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad()
+    return value
+
+
 def train(config: TrainConfig, base_gguf: Path, progress: bool = True,
           on_step: Callable[[int, float], None] | None = None) -> tuple[Any, Any, TrainResult]:
-    """Train; returns (peft model holding the best adapter, tokenizer, result)."""
-    import torch
+    """Train; returns (peft model holding the best adapter, tokenizer, result).
+
+    One function on purpose (~70 lines): the loop's state (step, best loss, patience) is read best
+    in one place; the batch step and the optimizer are apart (`_step`, `_optimizer`).
+    """
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -356,12 +391,7 @@ def train(config: TrainConfig, base_gguf: Path, progress: bool = True,
         total = min(total, config.max_steps)
     eval_every = config.eval_every or per_epoch
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    warmup = config.warmup_steps
-    # Linear warm-up, then linear decay to 0 at the last planned step.
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warmup if s < warmup
-                                                 else max(0.0, (total - s) / max(1, total - warmup)))
+    optimizer, schedule = _optimizer(model, config, total)
 
     first = validation_loss(model, valid, bf16)
     curve = [{"step": 0, "epoch": 0.0, "valid_loss": round(first, 4)}]
@@ -371,17 +401,8 @@ def train(config: TrainConfig, base_gguf: Path, progress: bool = True,
     bar = tqdm(total=total, desc="training", unit="step", disable=not progress, file=sys.stderr)
     try:
         for epoch in range(math.ceil(config.epochs)):
-            for ids, mask, labels in batches(train_set, config.batch_size, rng, pad):
-                answer_tokens = int((labels[:, 1:] != IGNORE).sum())
-                value = 0.0
-                for part in pieces(ids, mask, labels, config.batch_tokens):
-                    loss, n = answer_loss(model, *part, bf16)
-                    (loss * n / answer_tokens).backward()
-                    value += float(loss.detach()) * n / answer_tokens
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad()
+            for batch in batches(train_set, config.batch_size, rng, pad):
+                value = _step(model, batch, config, bf16, optimizer, schedule)
                 step += 1
                 if not math.isfinite(value):
                     raise DataError(f"The training loss became {value} at step {step}; lower "

@@ -22,9 +22,11 @@ from store_assistant.evaluation.golden import AS_OF, leaked, load_cases, select
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.store.documents import Chunk
 from store_assistant.answering.rag import RagStrategy
-from store_assistant.finetune.synthetic import (GENERATED_DIR, KINDS, Checks, Example, fact_problem,
-                                       generate, paraphrase_problem, product_examples, rag_system,
-                                       reword, system_prompt, teacher_messages)
+from store_assistant.answering.finetuned import system_prompt
+from store_assistant.finetune.examples import Example, product_examples, rag_system
+from store_assistant.finetune.synthetic import (GENERATED_DIR, KINDS, Checks, fact_problem,
+                                                generate, paraphrase_problem, reword,
+                                                teacher_messages)
 from store_assistant.templates import PROMPTS_DIR
 from tests.fakes import ScriptedGateway
 

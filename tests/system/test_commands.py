@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -97,6 +98,12 @@ def test_bench_retrieval_runs(tmp_path: Path, scratch_env: dict) -> None:
 
 
 def test_bench_eval_run_and_finetune_compare_run(tmp_path: Path, scratch_env: dict) -> None:
+    # A copy of the store data: Qdrant local mode lets one process hold a folder, and this
+    # test process holds the session's.
+    data = tmp_path / "data"
+    shutil.copytree(scratch_env["STORE_ASSISTANT_DATA_DIR"], data,
+                    ignore=shutil.ignore_patterns(".lock"))
+    scratch_env = {**scratch_env, "STORE_ASSISTANT_DATA_DIR": str(data)}
     runs = tmp_path / "runs"
     bench("eval_run.py", "--arms", "rag-hybrid,finetuned+rag", "--tag", "gate", "--category",
           "stock", "--runs-dir", str(runs), env=scratch_env)

@@ -171,8 +171,8 @@ GOOD_FEEDBACK_LINE = json.dumps({"id": "1" * 32, "time": "2026-11-29T10:00:01.00
 def test_answer_log_lines_and_feedback(tmp_path_factory, lines, answer_id, rating,
                                        correction) -> None:
     """Hand-edited or torn log lines are skipped and counted; bad feedback is refused."""
-    from store_assistant.store.answer_log import (AnswerLog, by_strategy, candidate_cases,
-                                            candidate_seeds, frame)
+    from store_assistant.store.answer_log import AnswerLog, candidate_cases, candidate_seeds
+    from store_assistant.web.figures import by_strategy, frame
 
     log = AnswerLog(tmp_path_factory.mktemp("log"))
     log.folder.mkdir(parents=True, exist_ok=True)
