@@ -55,6 +55,7 @@ class Answer:
     raw_text: str = ""  # what the model wrote (or the data-built reply), before the guard
     checks_figures: bool = False  # built on the store's data, its figures checked by the guard
     id: str | None = None  # the answer log's id for it (feedback refers to it); None if not logged
+    path: str = "model"  # how it reached staff: one of guard.PATHS ("data": no model call)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,7 +154,8 @@ class Strategy(ABC):
                         cost_usd=completion.cost_usd,
                         flags=[*draft.flags, *flags, *guarded, *_fallback_flags(completion)],
                         reasoning=reasoning, retrieved=list(draft.retrieved),
-                        raw_text=completion.text, checks_figures=self.checks_figures)
+                        raw_text=completion.text, checks_figures=self.checks_figures,
+                        path=guard.path_of(guarded, from_data))
         if completion.fallback_from:
             log.warning(json.dumps({"event": "fallback", "failed": completion.fallback_from,
                                     "reason": completion.fallback_reason, "model": answer.model}))

@@ -76,6 +76,27 @@ def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:
     return final, [*result.flags, *added]
 
 
+PATHS = ("model", "model+corrected", "model+facts", "fallback", "data")
+
+
+def path_of(flags: list[str], from_data: bool) -> str:
+    """Which way an answer reached staff, from what `check` did to it:
+
+    'data' (built by code, no model call), 'fallback' (the guard replaced the model's text),
+    'model+corrected' (the guard changed a figure: a price corrected or hidden),
+    'model+facts' (the inventory's facts were appended), 'model' (as written).
+    """
+    if from_data:
+        return "data"
+    if any(f.startswith("guard_fallback") or f == "prompt_leak_blocked" for f in flags):
+        return "fallback"
+    if any(f.startswith("guard_corrected") or f == "prices_hidden" for f in flags):
+        return "model+corrected"
+    if any(f.startswith("facts_added") for f in flags):
+        return "model+facts"
+    return "model"
+
+
 # --- what may be shown while an answer streams ---------------------------------------------------
 
 UNCHECKED_PRICE = "[price: see the inventory screen]"

@@ -17,6 +17,7 @@ from store_assistant.errors import ConfigError, did_you_mean
 from store_assistant.inference.gateway import Gateway
 from store_assistant.store.answer_log import AnswerLog
 from store_assistant.answering.base import Answer, AnswerStream, Draft, Source, Strategy
+from store_assistant.answering.controls import CONTROLS, ControlStrategy
 from store_assistant.answering.finetuned import FinetunedRagStrategy, FinetunedStrategy
 from store_assistant.answering.prompting import VARIANTS, PromptStrategy
 from store_assistant.answering.rag import MODES, RagStrategy
@@ -29,7 +30,12 @@ STRATEGIES: dict[str, StrategyFactory] = {
     FinetunedStrategy.name: FinetunedStrategy,
     FinetunedRagStrategy.name: FinetunedRagStrategy,
 }
+# Control arms for the evaluation (no language model in them); not offered to staff.
+CONTROL_ARMS: dict[str, StrategyFactory] = {
+    name: partial(ControlStrategy, model=model, name=name, description=text)
+    for name, (model, text) in CONTROLS.items()}
 DESCRIPTIONS: dict[str, str] = {
+    **{name: text for name, (_, text) in CONTROLS.items()},
     **{f"pe-{variant}": text for variant, text in VARIANTS.items()},
     **{f"rag-{mode}": text for mode, text in MODES.items()},
     FinetunedStrategy.name: FinetunedStrategy.description,
@@ -45,9 +51,10 @@ def describe(name: str) -> str:
 
 def check_strategy(name: str) -> str:
     """The name if registered, else a ConfigError with the closest match."""
-    if name not in STRATEGIES:
-        raise ConfigError(f"Unknown strategy {name!r}.{did_you_mean(name, STRATEGIES)} "
-                          f"Known: {', '.join(STRATEGIES)} "
+    if name not in STRATEGIES and name not in CONTROL_ARMS:
+        known = [*STRATEGIES, *CONTROL_ARMS]
+        raise ConfigError(f"Unknown strategy {name!r}.{did_you_mean(name, known)} "
+                          f"Known: {', '.join(known)} "
                           f"(`store-assistant strategies` lists them).")
     return name
 
@@ -57,10 +64,11 @@ def build_strategy(name: str, gateway: Gateway, settings: Settings, today: date 
     """`today` pins the date prices and promotions are read at (the evaluation's as-of date).
     With `answer_log`, every answer and error is logged there, marked with the `door` it came
     through ("app" for the shop floor, "cli" for the shell)."""
-    strategy = STRATEGIES[check_strategy(name)](gateway, settings, today=today)
+    factory = {**STRATEGIES, **CONTROL_ARMS}[check_strategy(name)]
+    strategy = factory(gateway, settings, today=today)
     strategy.answer_log, strategy.door = answer_log, door
     return strategy
 
 
-__all__ = ["Answer", "AnswerStream", "DEFAULT_STRATEGY", "DESCRIPTIONS", "Draft", "STRATEGIES",
+__all__ = ["Answer", "AnswerStream", "CONTROL_ARMS", "DEFAULT_STRATEGY", "DESCRIPTIONS", "Draft", "STRATEGIES",
            "Source", "Strategy", "build_strategy", "check_strategy", "describe"]

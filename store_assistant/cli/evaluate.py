@@ -22,6 +22,8 @@ def register(commands: Any) -> None:
     evaluate.add_argument("--judge", default=None, help="LLM-judge model (optional, off by default)")
     evaluate.add_argument("--freshness", action="store_true",
                           help="also change prices/stock/promotions on a scratch copy and re-ask")
+    evaluate.add_argument("--no-controls", action="store_true",
+                          help="leave out the control arms (control-null, control-extractive)")
     evaluate.add_argument("--update-baseline", action="store_true",
                           help="write this run as the committed baseline for its selection")
     evaluate.add_argument("--cases", type=Path, default=None, help="folder of case files")
@@ -38,7 +40,7 @@ def _eval(args: argparse.Namespace) -> int:
     config = EvalConfig(arms=parse_arms(args.arms or ",".join(ALL_ARMS)), split=args.split,
                         categories=args.category, tags=args.tag, repeats=args.repeats,
                         model=args.model, judge=args.judge, freshness=args.freshness,
-                        cases_dir=args.cases or CASES_DIR)
+                        cases_dir=args.cases or CASES_DIR, controls=not args.no_controls)
     if args.runs_dir:
         config.runs_dir = args.runs_dir
     settings = load_settings({"llm": args.model, "data_dir": args.data_dir})

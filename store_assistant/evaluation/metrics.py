@@ -53,6 +53,7 @@ class Reply:
     cost_usd: float | None = 0.0
     flags: list[str] = field(default_factory=list)
     error: str | None = None  # the model failed: every metric counts this answer as a failure
+    path: str | None = None  # model | model+corrected | model+facts | fallback | data
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

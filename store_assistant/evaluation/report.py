@@ -45,6 +45,13 @@ def _delta(stats: dict | None) -> str:
             f"W/T/L {stats['wins']}/{stats['ties']}/{stats['losses']}")
 
 
+def _paths(shares: dict | None) -> str:
+    """{'model': 0.5, 'data': 0.5} -> 'model 50%, data 50%'; n/a for runs without paths."""
+    if not shares:
+        return "n/a"
+    return ", ".join(f"{path} {share:.0%}" for path, share in shares.items())
+
+
 def main_table(card: dict) -> list[dict[str, str]]:
     """The headline rows as text cells, shared by markdown, CSV and HTML."""
     out = []
@@ -53,14 +60,19 @@ def main_table(card: dict) -> list[dict[str, str]]:
         base = row.get("vs_baseline") or {}
         out.append({
             "arm": row["arm"], "cases": str(row["cases"]),
-            "correct": _fmt(row["correct"]), "fact accuracy": _fmt(row["fact_accuracy"]),
+            "correct": _fmt(row["correct"]),
+            "model asked (cases)": "n/a" if row.get("model_cases") is None else str(row["model_cases"]),
+            "correct when the model was asked": _fmt(row.get("correct_model")),
+            "paths": _paths(row.get("paths")),
+            "fact accuracy": _fmt(row["fact_accuracy"]),
             "unsupported (total)": str(row["unsupported_total"]),
             "refusal": _fmt(row["refusal"]), "consistency": _fmt(row["consistency"]),
             "hit@5": _fmt(row["hit_at_5"]), "MRR": _fmt(row["mrr"]),
             "guidelines": _fmt(row["guideline_adherence"]),
             "price MAE ($)": _fmt(row["price_error"]["mean"], 2),
             "ROUGE-L": _fmt(row["rouge_l"]["mean"]), "similarity": _fmt(row["semantic_similarity"]["mean"]),
-            "p50 ms": _ms(row["latency_p50_ms"]), "p95 ms": _ms(row["latency_p95_ms"]),
+            "p50 ms (model)": _ms(row["latency_p50_ms"]), "p95 ms (model)": _ms(row["latency_p95_ms"]),
+            "p50 ms (data)": _ms(row.get("latency_data_p50_ms")),
             "TTFT p50 ms": _ms(row["ttft_p50_ms"]),
             "tokens": _fmt(row["tokens_mean"], 1),
             "$ / 1k answers": _fmt(row["cost_per_1k_usd"], 2),
@@ -95,9 +107,13 @@ def to_markdown(card: dict) -> str:
              "## Arms\n", _markdown_table(main_table(card)),
              "## Additive ladder\n", _markdown_table([
                  {"step": s["step"], "arm": s["arm"], "correct": _fmt(s["correct"]),
+                  "correct when the model was asked": _fmt(s.get("correct_model")),
                   "fact accuracy": _fmt(s["fact_accuracy"]), "p50 ms": _ms(s["latency_p50_ms"])}
                  for s in card["ladder"]]),
              "## Correct by category\n", _markdown_table(category_table(card))]
+    if card.get("against_controls"):
+        parts += ["## Against the controls (no language model)\n",
+                  "\n".join(f"- {line}" for line in card["against_controls"]) + "\n"]
     if card["targets"]:
         parts += [f"## Targets ({TARGET_ARM})\n", _markdown_table([
             {"target": t["target"], "value": _fmt(t["value"]), "goal": t["goal"], "n": str(t["n"]),
@@ -279,6 +295,10 @@ def to_html(card: dict) -> str:
         sections += ["<h2>Targets (rag-hybrid)</h2>", _table(targets)]
     if card.get("freshness"):
         sections += ["<h2>Freshness after an inventory change</h2>", _table(freshness_table(card))]
+    if card.get("against_controls"):
+        sections += ["<h2>Against the controls (no language model)</h2>",
+                     "<ul>" + "".join(f"<li>{escape(line)}</li>"
+                                      for line in card["against_controls"]) + "</ul>"]
     regressions = card["regressions"]
     sections += ["<h2>Regressions against the baseline</h2>",
                  "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in regressions) + "</ul>"

@@ -34,13 +34,15 @@ from store_assistant.evaluation.metrics import (CONSISTENCY_VERSION, JUDGE_METRI
 RUNS_DIR = PROJECT_DIR / "eval" / "runs"
 BASELINES_DIR = PROJECT_DIR / "eval" / "baselines"
 ALL_ARMS = ("pe-zero-shot", "pe-few-shot", "pe-cot", "rag-dense", "rag-bm25", "rag-hybrid",
-            "finetuned", "finetuned+rag")
+            "finetuned", "finetuned+rag", "control-null", "control-extractive")
+# Arms with no language model: the floor every LLM arm is read against on the scorecard.
+CONTROL_ARMS = ("control-null", "control-extractive")
 # The ladder's first rung and the product default: what the CI gate runs and compares.
 GATE_ARMS = ("pe-zero-shot", "rag-hybrid")
 REFERENCE_ARM = "pe-zero-shot"
 # The prompt files each kind of arm reads: adding an unrelated prompt re-answers nothing.
 _ARM_PROMPTS = {"pe-": ("guidelines.md", "cot.md", "few_shot.yaml"),
-                "rag-": ("guidelines.md", "rag.md"),
+                "rag-": ("guidelines.md", "rag.md"), "control-": ("guidelines.md", "rag.md"),
                 "finetuned": ("finetuned.md", "guidelines.md", "rag.md")}
 # Files whose content decides what an arm answers; any change re-answers that arm's cases.
 # Globs under the package: everything on the answering path.
@@ -73,6 +75,7 @@ class EvalConfig:
     runs_dir: Path = RUNS_DIR
     cache_path: Path | None = None  # default: runs_dir/cache.sqlite
     freshness: bool = False
+    controls: bool = True  # add the control arms: every scorecard shows what no model scores
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -177,7 +180,7 @@ def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply
     return Reply(case.id, arm, repeat, answer.text, answer.model,
                  sources=[s.id for s in answer.sources], retrieved=list(answer.retrieved),
                  latency_ms=answer.latency_ms, ttft_ms=answer.ttft_ms, usage=dict(answer.usage),
-                 cost_usd=answer.cost_usd, flags=list(answer.flags))
+                 cost_usd=answer.cost_usd, flags=list(answer.flags), path=answer.path)
 
 
 def score_all(cases: list[GoldenCase], replies: list[Reply],
@@ -220,9 +223,15 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
     arms = list(dict.fromkeys(r.arm for r, _ in scored))
     sums: dict[str, dict[str, dict[str, list]]] = {a: {} for a in arms}
     failures: dict[str, dict[str, int]] = {a: {} for a in arms}
+    # Latency, tokens and cost of the answers the model wrote; answers built from data (no model
+    # call, milliseconds) are kept apart, or they would make an arm look fast by not asking it.
     perf: dict[str, dict[str, list]] = {a: {"latency_ms": [], "ttft_ms": [], "tokens": [],
                                             "cost_usd": []} for a in arms}
+    perf_data: dict[str, dict[str, list]] = {a: {"latency_ms": []} for a in arms}
+    paths: dict[str, dict[str, str]] = {a: {} for a in arms}
     for reply, scores in scored:
+        if reply.repeat == 0:
+            paths[reply.arm][reply.case_id] = "error" if reply.error else (reply.path or "unknown")
         per_case = sums[reply.arm].setdefault(reply.case_id, {})
         for name, score in scores.items():
             per_case.setdefault(name, [])
@@ -230,7 +239,9 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
                 per_case[name].append(float(score.value))
             if score.failed:
                 failures[reply.arm][name] = failures[reply.arm].get(name, 0) + 1
-        if reply.error is None:
+        if reply.error is None and reply.path == "data":
+            perf_data[reply.arm]["latency_ms"].append(reply.latency_ms)
+        elif reply.error is None:
             perf[reply.arm]["latency_ms"].append(reply.latency_ms)
             perf[reply.arm]["ttft_ms"].append(reply.ttft_ms)
             perf[reply.arm]["tokens"].append(reply.usage.get("completion_tokens", 0))
@@ -252,6 +263,8 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
         "scores": values,
         "failures": failures,
         "perf": perf,
+        "perf_data": perf_data,
+        "paths": paths,
     }
 
 
@@ -264,6 +277,8 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
     if not cases:
         raise DataError("No golden cases match the given --split/--category/--tag.")
     arms = parse_arms(config.arms)
+    if config.controls:
+        arms += [arm for arm in CONTROL_ARMS if arm not in arms]
     if config.judge:
         from store_assistant.inference.gateway import check_model
 

@@ -22,6 +22,7 @@ LADDER = (("Prompt engineering", ("pe-few-shot", "pe-zero-shot", "pe-cot")),
           ("+ fine-tuning", ("finetuned+rag", "finetuned")))
 JUDGED = ("faithfulness", "factual_correctness")  # only when the run had --judge
 REFERENCE_ARM = "pe-zero-shot"
+CONTROLS = ("control-null", "control-extractive")  # arms with no language model in them
 TARGET_ARM = "rag-hybrid"
 FACT_CATEGORIES = ("price", "stock", "promotion")
 RESAMPLES = 2000
@@ -107,6 +108,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
                                    if v is not None])
         unsupported = [v for v in _values(results, arm, "unsupported_facts").values() if v is not None]
         row["unsupported_total"] = int(sum(unsupported))
+        row.update(_by_path(results, arm))
         row["failures"] = sum(results["failures"].get(arm, {}).values())
         perf = results["perf"].get(arm, {})
         row["latency_p50_ms"] = percentile(perf.get("latency_ms", []), 50)
@@ -126,6 +128,10 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
                                         _values(results, reference, "fact_accuracy")),
                 "mcnemar_p": mcnemar(_values(results, arm, "correct"),
                                      _values(results, reference, "correct"))}
+        if arm not in CONTROLS:
+            row["vs_controls"] = {control: paired(_values(results, arm, "correct"),
+                                                  _values(results, control, "correct"))
+                                  for control in CONTROLS if control in arms}
         if baseline and arm in baseline.get("arms", []):
             row["vs_baseline"] = {m: paired(_values(results, arm, m), _values(baseline, arm, m),
                                             info[m]["higher_is_better"])
@@ -139,8 +145,30 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
     return {"run": results["run"], "reference_arm": reference, "rows": rows,
             "categories": _categories(results, arms), "ladder": _ladder(rows),
             "targets": _targets(results, arms), "regressions": regressions(rows),
+            "against_controls": against_controls(rows),
             "freshness": results.get("freshness"),
             "metrics": {m: info[m] for m in [*HEADLINE, *JUDGED] if m in info}}
+
+
+PATHS = ("model", "model+corrected", "model+facts", "fallback", "data", "error")
+
+
+def _by_path(results: dict, arm: str) -> dict:
+    """What the model did, apart from what code did: the share of answers per path, and correct
+    over the cases the model was asked ("data" answers never reach it). Runs made before paths
+    were recorded have none: their shares and model-reached figures are None, never 0."""
+    paths = results.get("paths", {}).get(arm)
+    if not paths:
+        return {"paths": None, "model_cases": None, "correct_model": mean_ci([])}
+    n = len(paths)
+    reached = {cid for cid, p in paths.items() if p not in ("data", "error")}
+    correct = [v for cid, v in _values(results, arm, "correct").items()
+               if cid in reached and v is not None]
+    return {"paths": {p: sum(v == p for v in paths.values()) / n for p in PATHS
+                      if any(v == p for v in paths.values())},
+            "model_cases": len(reached), "correct_model": mean_ci(correct),
+            "latency_data_p50_ms": percentile(results.get("perf_data", {}).get(arm, {})
+                                               .get("latency_ms", []), 50)}
 
 
 def _categories(results: dict, arms: list[str]) -> dict:
@@ -166,6 +194,7 @@ def _ladder(rows: list[dict]) -> list[dict]:
         arm = next((a for a in candidates if a in by_arm), None)
         if arm:
             steps.append({"step": label, "arm": arm, "correct": by_arm[arm]["correct"],
+                          "correct_model": by_arm[arm]["correct_model"],
                           "fact_accuracy": by_arm[arm]["fact_accuracy"],
                           "latency_p50_ms": by_arm[arm]["latency_p50_ms"]})
     return steps
@@ -195,6 +224,20 @@ def _targets(results: dict, arms: list[str]) -> list[dict]:
     out.append({"target": "unsupported facts", "value": float(unsupported), "goal": "= 0",
                 "n": len(_values(results, TARGET_ARM, "unsupported_facts")), "met": unsupported == 0})
     return out
+
+
+def against_controls(rows: list[dict]) -> list[str]:
+    """In words, per arm: does it beat each control on "correct" (paired CI above 0)?"""
+    lines = []
+    for row in rows:
+        for control, diff in (row.get("vs_controls") or {}).items():
+            if not diff or diff["mean"] is None:
+                continue
+            verdict = "beats" if diff["lo"] > 0 else "does NOT beat"
+            lines.append(f"{row['arm']} {verdict} {control} on correct: "
+                         f"{diff['mean']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}], "
+                         f"W/T/L {diff['wins']}/{diff['ties']}/{diff['losses']}")
+    return lines
 
 
 def regressions(rows: list[dict]) -> list[str]:

@@ -71,3 +71,23 @@ def test_every_door_gets_the_same_guarded_answer(settings: Settings) -> None:
         assert answer.text == f"Hello! The iPhone 15 is {UNCHECKED_PRICE} today."
         assert answer.raw_text == said and "prices_hidden" in answer.flags
         assert not answer.checks_figures
+
+
+@pytest.mark.parametrize("flags,from_data,path", [
+    ([], True, "data"), ([], False, "model"),
+    (["guard_fallback:unsupported_price:$1"], False, "fallback"),
+    (["prompt_leak_blocked"], False, "fallback"),
+    (["guard_corrected_price:$1->$2", "facts_added:1:price"], False, "model+corrected"),
+    (["prices_hidden"], False, "model+corrected"),
+    (["linked:1:sku", "facts_added:1:stock:downtown"], False, "model+facts")])
+def test_every_answer_records_its_path(flags: list, from_data: bool, path: str) -> None:
+    assert guard.path_of(flags, from_data) == path
+
+
+def test_the_path_is_on_the_answer(settings: Settings) -> None:
+    said = "Hello! The iPhone 15 is $199 today."
+    answer = build_strategy("pe-zero-shot", ScriptedGateway(said), settings).answer("iPhone 15?")
+    assert answer.path == "model+corrected"
+    plain = build_strategy("pe-zero-shot", ScriptedGateway("Hello!"), settings).answer("Hi?")
+    assert plain.path == "model"
+

@@ -53,7 +53,7 @@ def cases_dir(tmp_path: Path) -> Path:
 
 
 def config(cases_dir: Path, tmp_path: Path, **fields) -> EvalConfig:
-    return EvalConfig(**{"arms": ["rag-hybrid"], "cases_dir": cases_dir,
+    return EvalConfig(**{"arms": ["rag-hybrid"], "cases_dir": cases_dir, "controls": False,
                          "runs_dir": tmp_path / "runs", **fields})
 
 
@@ -83,6 +83,15 @@ def test_an_interrupted_run_resumes_from_the_cache(store_settings, cases_dir, tm
     assert again["scores"] == results["scores"]
 
 
+def test_every_run_shows_the_control_arms(store_settings, cases_dir, tmp_path) -> None:
+    folder = run_eval(store_settings, config(cases_dir, tmp_path, controls=True), progress=False)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["arms"] == ["rag-hybrid", "control-null", "control-extractive"]
+    scorecard = (folder / "scorecard.md").read_text()
+    assert "## Against the controls (no language model)" in scorecard
+    assert "rag-hybrid" in scorecard.split("## Against the controls")[1]
+
+
 def test_every_answer_is_scored_with_reasons(store_settings, cases_dir, tmp_path) -> None:
     folder = run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
     answers = [json.loads(line) for line in (folder / "answers.jsonl").read_text().splitlines()]
@@ -90,6 +99,12 @@ def test_every_answer_is_scored_with_reasons(store_settings, cases_dir, tmp_path
     assert by_case["drone"]["scores"]["refusal"]["value"] is True
     assert by_case["price-air"]["scores"]["hit_at_5"]["value"] is True
     assert "5465502" in by_case["price-air"]["retrieved"]
+    # Looked up and declined by code: recorded as such, and kept out of the model's latency.
+    assert by_case["price-air"]["path"] == by_case["drone"]["path"] == "data"
+    results = json.loads((folder / "results.json").read_text())
+    data = [cid for cid, path in results["paths"]["rag-hybrid"].items() if path == "data"]
+    assert len(results["perf_data"]["rag-hybrid"]["latency_ms"]) == len(data) >= 2
+    assert len(results["perf"]["rag-hybrid"]["latency_ms"]) == 3 - len(data)
     for answer in answers:
         assert answer["error"] is None
         assert all(s["reason"] for s in answer["scores"].values())

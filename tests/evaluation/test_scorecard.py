@@ -53,7 +53,13 @@ def results() -> dict:
             "perf": {"pe-zero-shot": {"latency_ms": [1000, 2000, 3000], "ttft_ms": [100, 200, 300],
                                       "tokens": [40, 50, 60], "cost_usd": [0, 0, 0]},
                      "rag-hybrid": {"latency_ms": [2000, 4000], "ttft_ms": [500, 700],
-                                    "tokens": [30, 30], "cost_usd": [0.001, None]}}}
+                                    "tokens": [30, 30], "cost_usd": [0.001, None]}},
+            # RAG's four price cases were answered by code; the model was asked two.
+            "paths": {"pe-zero-shot": {f"c{i}": "model" for i in range(6)},
+                      "rag-hybrid": {**{f"c{i}": "data" for i in range(4)}, "c4": "model",
+                                     "c5": "fallback"}},
+            "perf_data": {"pe-zero-shot": {"latency_ms": []},
+                          "rag-hybrid": {"latency_ms": [3, 4, 5, 6]}}}
 
 
 def test_mean_ci_brackets_the_mean_and_is_reproducible() -> None:
@@ -94,6 +100,22 @@ def test_scorecard_compares_arms_and_consistency_counts_groups() -> None:
     assert rows["rag-hybrid"]["failures"] == 1
     assert [s["arm"] for s in card["ladder"]] == ["pe-zero-shot", "rag-hybrid"]
     assert card["categories"]["price"]["rag-hybrid"]["correct"] == 1.0
+
+
+def test_what_the_model_did_is_shown_apart_from_what_code_did() -> None:
+    rows = {r["arm"]: r for r in scorecard(results())["rows"]}
+    rag = rows["rag-hybrid"]
+    assert rag["correct"]["mean"] == pytest.approx(5 / 6)
+    assert rag["model_cases"] == 2 and rag["correct_model"]["mean"] == pytest.approx(0.5)
+    assert rag["paths"] == {"model": pytest.approx(1 / 6), "fallback": pytest.approx(1 / 6),
+                            "data": pytest.approx(4 / 6)}
+    assert rag["latency_data_p50_ms"] == pytest.approx(4.5)
+    assert rows["pe-zero-shot"]["model_cases"] == 6
+    old = results()
+    del old["paths"]  # a run from before paths were recorded: unknown, not zero
+    row = scorecard(old)["rows"][1]
+    assert row["paths"] is None and row["correct_model"]["mean"] is None
+    assert "n/a" in to_markdown(scorecard(old))
 
 
 def test_a_drop_below_the_baselines_ci_is_a_regression() -> None:
