@@ -45,7 +45,7 @@ run: install data
 	$(BIN)/streamlit run app.py  # port 8501, headless, no usage stats: .streamlit/config.toml
 
 test: install
-	$(BIN)/pytest tests eval
+	$(BIN)/pytest tests eval --durations=15
 
 bench: install data
 	$(BIN)/python bench/pe_overhead.py
