@@ -50,7 +50,7 @@ test: install
 bench: install data
 	$(BIN)/python bench/pe_overhead.py
 
-# The full evaluation: all six arms x every golden case (the CI gate, `pytest eval/`, runs a subset).
+# The full evaluation: every arm (controls included) x every golden case (the CI gate, `pytest eval/`, runs a subset).
 # Answers are cached in eval/runs/cache.sqlite, so an interrupted run resumes where it stopped.
 eval: install data
 	$(BIN)/store-assistant eval
