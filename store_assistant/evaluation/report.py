@@ -125,6 +125,9 @@ def to_markdown(card: dict) -> str:
     parts += ["## Regressions against the baseline\n",
               "\n".join(f"- {r}" for r in card["regressions"]) + "\n" if card["regressions"]
               else "None.\n"]
+    if card.get("baseline_problems"):
+        parts += ["## The baseline is stale\n",
+                  "\n".join(f"- {p}" for p in card["baseline_problems"]) + "\n"]
     return "\n".join(parts)
 
 
@@ -302,8 +305,12 @@ def to_html(card: dict) -> str:
     regressions = card["regressions"]
     sections += ["<h2>Regressions against the baseline</h2>",
                  "<ul>" + "".join(f"<li>{escape(r)}</li>" for r in regressions) + "</ul>"
-                 if regressions else "<p>None.</p>",
-                 "<details><summary>Markdown version</summary><pre>"
+                 if regressions else "<p>None.</p>"]
+    if card.get("baseline_problems"):
+        sections += ["<h2>The baseline is stale</h2>",
+                     "<ul>" + "".join(f"<li>{escape(p)}</li>" for p in card["baseline_problems"])
+                     + "</ul>"]
+    sections += ["<details><summary>Markdown version</summary><pre>"
                  f"{escape(to_markdown(card))}</pre></details>"]
     style = ("body{font-family:system-ui,sans-serif;margin:24px;color:#111}"
              "table{border-collapse:collapse;font-size:12px;margin:8px 0 24px}"

@@ -146,6 +146,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
             "categories": _categories(results, arms), "ladder": _ladder(rows),
             "targets": _targets(results, arms), "regressions": regressions(rows),
             "against_controls": against_controls(rows),
+            "baseline_problems": stale_baseline(results, baseline),
             "freshness": results.get("freshness"),
             "metrics": {m: info[m] for m in [*HEADLINE, *JUDGED] if m in info}}
 
@@ -224,6 +225,29 @@ def _targets(results: dict, arms: list[str]) -> list[dict]:
     out.append({"target": "unsupported facts", "value": float(unsupported), "goal": "= 0",
                 "n": len(_values(results, TARGET_ARM, "unsupported_facts")), "met": unsupported == 0})
     return out
+
+
+def stale_baseline(results: dict, baseline: dict | None) -> list[str]:
+    """Why the baseline may not be comparable: made on other answering code (an arm's config hash:
+    prompts, code, settings) or with other metric versions. Empty when it is current.
+
+    A comparison with a stale baseline still runs; the scorecard says what changed since."""
+    if not baseline:
+        return []
+    found = []
+    then = baseline.get("run", {})
+    made = f"made on commit {then.get('commit') or 'unknown'} ({then.get('finished') or 'no date'})"
+    hashes, old_hashes = results["run"].get("arm_hashes", {}), then.get("arm_hashes", {})
+    for arm in baseline.get("arms", []):
+        if arm in hashes and arm in old_hashes and hashes[arm] != old_hashes[arm]:
+            found.append(f"{arm}: the baseline was {made} on other prompts, code or settings "
+                         f"(arm hash {old_hashes[arm]}, now {hashes[arm]})")
+    versions = {m: i["version"] for m, i in results["metrics"].items()}
+    for metric, info in baseline.get("metrics", {}).items():
+        if metric in versions and info.get("version") != versions[metric]:
+            found.append(f"{metric}: the baseline was scored with version {info.get('version')}, "
+                         f"now {versions[metric]} ({made})")
+    return found
 
 
 def against_controls(rows: list[dict]) -> list[str]:

@@ -118,6 +118,20 @@ def test_what_the_model_did_is_shown_apart_from_what_code_did() -> None:
     assert "n/a" in to_markdown(scorecard(old))
 
 
+def test_a_baseline_made_on_other_code_or_metrics_is_reported_stale() -> None:
+    now, then = results(), results()
+    now["run"]["arm_hashes"] = {"pe-zero-shot": "same", "rag-hybrid": "new"}
+    then["run"].update(arm_hashes={"pe-zero-shot": "same", "rag-hybrid": "old"}, commit="abc123",
+                       finished="2026-11-28T08:32:45+00:00")
+    then["metrics"]["correct"] = {**then["metrics"]["correct"], "version": 0}
+    problems = scorecard(now, then)["baseline_problems"]
+    assert len(problems) == 2 and problems[0].startswith("rag-hybrid: the baseline was made on "
+                                                         "commit abc123")
+    assert problems[1].startswith("correct: the baseline was scored with version 0, now 1")
+    assert "## The baseline is stale" in to_markdown(scorecard(now, then))
+    assert scorecard(now, now)["baseline_problems"] == []
+
+
 def test_a_drop_below_the_baselines_ci_is_a_regression() -> None:
     baseline = results()
     current = copy.deepcopy(baseline)
