@@ -205,6 +205,13 @@ def headline(card: dict, has_baseline: bool) -> None:
         st.info(f"No committed `{name}` baseline to compare with yet: re-run this selection with "
                 f"`store-assistant eval ... --update-baseline` to write "
                 f"eval/baselines/{name}.json, then commit it.", icon=":material/info:")
+    if card.get("baseline_problems"):
+        st.warning("**The baseline is stale**\n\n" + "\n".join(
+            f"- {escape(p)}" for p in card["baseline_problems"]), icon=":material/history:")
+    lagging = [line for line in card.get("against_controls", []) if "does NOT beat" in line]
+    if lagging:
+        st.warning("**Against the controls (no language model in them)**\n\n" + "\n".join(
+            f"- {escape(line)}" for line in lagging), icon=":material/balance:")
     st.subheader("Arms")
     st.dataframe(pd.DataFrame(main_table(card)), hide_index=True,
                  column_config={"arm": st.column_config.TextColumn(pinned=True)})
