@@ -115,6 +115,27 @@ def test_choosing_arms_recomputes_the_scorecard_for_them(runs: Path) -> None:
     assert len(at.table) == 1  # one answer card in the side-by-side view
 
 
+def test_an_arm_that_does_not_beat_a_control_is_said_in_words(runs: Path) -> None:
+    """control-null answers like rag-hybrid here: the page must say rag-hybrid does not beat it."""
+    scored = []
+    for arm in ("rag-hybrid", "control-null"):
+        for (answered_by, case_id), (text, correct, reason) in ANSWERS.items():
+            if answered_by == "rag-hybrid":
+                scored.append((Reply(case_id, arm, 0, text, "local/x", latency_ms=10.0,
+                                     path="data" if case_id != "policy-1" else "model"),
+                               {"correct": Score(correct, reason),
+                                "fact_accuracy": Score(1.0 if correct else 0.0, reason)}))
+    meta = {"id": RUN_ID, "started": "2026-12-01T09:00:00+00:00",
+            "arms": ["rag-hybrid", "control-null"], "model": "local/x", "split": None,
+            "tags": None, "repeats": 1, "cases": len(CASES), "as_of": "2026-12-01"}
+    write_run(runs, results_from(scored, CASES, meta), scored)
+    at = open_page(runs)
+    said = [w.value.replace("\\", "") for w in at.warning]
+    assert any("rag-hybrid does NOT beat control-null on correct" in w for w in said), said
+    main = at.dataframe[0].value
+    assert main.loc[main["arm"] == "rag-hybrid", "paths"].iloc[0] == "model 33%, data 67%"
+
+
 def test_regression_against_the_baseline_is_shown(runs: Path, tmp_path: Path) -> None:
     folder = write_demo_run(runs)
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
