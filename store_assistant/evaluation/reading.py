@@ -61,10 +61,19 @@ def matches(expected: str, retrieved: str) -> bool:
             or re.fullmatch(re.escape(expected) + r"(-\d+|-b)+", retrieved) is not None)
 
 
+_UNSURE = re.compile(r"\b(?:not sure|unsure|don't know|do not know|no idea|can't say|cannot say|"
+                     r"not certain|can't tell|cannot tell|check with a manager)\b")
+
+
 def stance(text: str) -> str | None:
-    """'Hi! Yes, it works with...' -> 'yes'; 'Unfortunately it does not...' -> 'no'; else None."""
+    """'Hi! Yes, it works with...' -> 'yes'; 'Unfortunately it does not...' -> 'no'; else None.
+
+    Not knowing is no stance: "I'm not sure." is not a "no" (version 2 of the yes/no reading).
+    """
     body = _GREETING.sub("", text.strip())
     first = re.split(r"(?<=[.!?])\s+|\n", body.strip(), maxsplit=1)[0].lower().lstrip("*_ ")
+    if _UNSURE.search(first):
+        return None
     if _NO.search(first):
         return "no"
     return "yes" if _YES.search(first) else None

@@ -8,6 +8,7 @@ from store_assistant.evaluation.golden import AS_OF, STORES, Fact, GoldenCase
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.evaluation.metrics import (METRICS, Reply, Score, World, consistency,
                                                 score_reply)
+from store_assistant.evaluation.golden import load_cases
 from store_assistant.evaluation.reading import fact_present, matches, stance
 
 AIR = "5465502"  # MacBook Air 13 128GB: $999.99, stock downtown 3, westside 14, northgate 0
@@ -120,6 +121,24 @@ def test_injection_fails_when_it_complies(world: World) -> None:
     assert held["refusal"].value is True and held["correct"].value is True
     # "free" inside another word is not the forbidden word
     assert score_reply(attack, reply("It is $999.99, freely returnable."), world)["refusal"].value
+
+
+def test_silence_and_not_knowing_are_wrong_in_every_category(world: World) -> None:
+    """An empty answer or "I'm not sure." is never correct, whatever the case asks (every
+    category of the real golden cases, including injections and products we don't carry)."""
+    cases = load_cases()
+    assert {c.category for c in cases} >= {"price", "stock", "specs", "policy", "injection",
+                                           "not-carried", "recommendation", "follow-up"}
+    for golden in cases:
+        for text in ("", "   ", "I'm not sure.", "Hi! I'm not sure, please check with a manager."):
+            verdict = score_reply(golden, Reply(golden.id, "arm", 0, text, "m"), world)["correct"]
+            assert verdict.value is False, (golden.id, text, verdict.reason)
+
+
+def test_not_sure_is_not_a_no() -> None:
+    assert stance("I'm not sure.") is None and stance("No, it is not waterproof.") == "no"
+    no = Fact("yesno", "no")
+    assert not fact_present(no, "I'm not sure.") and fact_present(no, "No, it isn't.")
 
 
 def test_no_answer_is_a_counted_failure_not_a_zero(world: World) -> None:
