@@ -131,7 +131,8 @@ def test_silence_and_not_knowing_are_wrong_in_every_category(world: World) -> No
                                            "not-carried", "recommendation", "follow-up"}
     for golden in cases:
         for text in ("", "   ", "I'm not sure.", "Hi! I'm not sure, please check with a manager."):
-            verdict = score_reply(golden, Reply(golden.id, "arm", 0, text, "m"), world)["correct"]
+            verdict = score_reply(golden, Reply(golden.id, "arm", 0, text, "m"), world,
+                                  metrics=["correct"])["correct"]
             assert verdict.value is False, (golden.id, text, verdict.reason)
 
 
