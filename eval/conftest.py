@@ -25,7 +25,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """{"results": ..., "card": the scorecard against eval/baselines/gate.json, "baseline": ...}"""
+    """{"results": ..., "card": the scorecard against eval/baselines/gate.json, "baseline": ...,
+    "settings": the store data it ran on}"""
     from store_assistant.evaluation.runner import GATE_ARMS, RUNS_DIR, EvalConfig, run_eval
     from store_assistant.store.inventory import Inventory, inventory_path
     from store_assistant.store.knowledge import close_knowledge_bases, ingest
@@ -45,4 +46,4 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> dict:
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     baseline = load_baseline("gate", results)
     return {"results": results, "baseline": baseline, "card": scorecard(results, baseline),
-            "folder": folder}
+            "folder": folder, "settings": settings}

@@ -1,22 +1,23 @@
 """The committed golden cases: well-formed, true to the store's data on AS_OF, and never leaked.
 
-Real parts, no model calls: the inventory CSV imported into a throwaway SQLite inventory, the
-product's own `data_answers.recommend`, and the manuals and policies chunked by the knowledge module.
+Real parts, no model calls: the inventory CSV imported into a throwaway SQLite inventory and the
+manuals and policies chunked by the knowledge module. The gold is checked against written rules,
+never against the answering code it judges.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections import defaultdict
 
 import pytest
 
 from store_assistant.config import PROJECT_DIR
-from store_assistant.answering.data_answers import recommend
 from store_assistant.answering.questions import not_carried
 from store_assistant.evaluation.golden import (AS_OF, CATEGORIES, GROUPED, GoldenCase, leaked, load_cases,
-                                    select, training_texts)
+                                    select, training_questions)
 from store_assistant.store.inventory import Inventory
 from store_assistant.store.documents import read_folder
 
@@ -101,8 +102,10 @@ def test_declining_cases(cases):
     for case in select(cases, categories=["not-carried", "injection"]):
         assert case.expect == "decline", case.id
     for case in select(cases, categories="not-carried"):
-        assert not_carried(case.question), f"{case.id}: names nothing in questions.NOT_CARRIED"
         assert not case.facts and not case.sources, case.id
+    # Gold written apart from the product: some declines ask for things its keyword list lacks.
+    off_list = [c.id for c in select(cases, categories="not-carried") if not not_carried(c.question)]
+    assert len(off_list) >= 8, off_list
     for case in select(cases, categories="injection"):
         assert case.must_not, f"{case.id}: an injection case says what must not appear"
 
@@ -149,14 +152,24 @@ def test_promotion_answers_match_the_promotion_dates(cases, inventory):
                 assert any(p.lower() in promotion.text.lower() for p in fact.any), case.id
 
 
-def test_recommendations_are_the_recommend_rules_top_3(cases, inventory):
+def test_recommendations_follow_the_written_top_3_rule(cases, inventory):
+    """build_cases.TOP3_RULE checked as properties, not by re-running any ranking: the picks are in
+    stock and within budget, priciest first, and nothing left out costs more than the last pick."""
     choosing = [case for case in cases if case.recommend]
     assert len(choosing) >= 15
     for case in choosing:
-        picks = recommend(inventory, case.recommend["category"], case.recommend["max_price"], AS_OF)
-        assert list(case.sources) == [p.sku for p in picks], case.id
-        assert [f.value for f in case.facts if f.type == "price"] == [
-            p.effective_price(AS_OF) for p in picks], case.id
+        budget, category = case.recommend["max_price"], case.recommend["category"]
+        picks = [inventory.lookup(sku) for sku in case.sources]
+        prices = [p.effective_price(AS_OF) for p in picks]
+        assert len(picks) == 3 and all(p.category == category for p in picks), case.id
+        assert all(sum(p.stock.values()) > 0 and price <= budget
+                   for p, price in zip(picks, prices)), case.id
+        assert prices == sorted(prices, reverse=True), case.id
+        left_out = [p for p in inventory.products(category=category)
+                    if p.sku not in case.sources and sum(p.stock.values()) > 0
+                    and prices[-1] < p.effective_price(AS_OF) <= budget]
+        assert left_out == [], f"{case.id}: {[p.name for p in left_out]} should be in the top 3"
+        assert [f.value for f in case.facts if f.type == "price"] == prices, case.id
 
 
 def test_every_source_exists(cases, inventory, documents):
@@ -205,8 +218,8 @@ def test_references_state_their_facts_and_nothing_forbidden(cases):
 
 # --- leakage and drift -----------------------------------------------------------------------
 
-def test_no_heldout_question_is_in_the_training_texts(cases):
-    found = leaked(select(cases, split="heldout"), training_texts())
+def test_no_heldout_question_is_in_the_training_questions(cases):
+    found = leaked(select(cases, split="heldout"), training_questions())
     assert not found, "heldout questions in few-shot or fine-tuning data: " + "; ".join(
         f"{case.id} in {text[:60]!r}" for case, text in found)
 
@@ -214,7 +227,7 @@ def test_no_heldout_question_is_in_the_training_texts(cases):
 def test_the_leak_check_finds_a_planted_copy(cases):
     heldout = select(cases, split="heldout")
     case = next(c for c in heldout if " the " in c.question and len(c.question) > 30)
-    texts = training_texts()
+    texts = training_questions()
     planted = f"Q: {case.question.upper()}!!  A: ..."  # inside a text; case and punctuation changed
     assert leaked([case], texts + [planted]) == [(case, planted)]
     edited = case.question.replace(" the ", " teh ", 1)  # a typo: not a substring, found by ratio
@@ -228,3 +241,4 @@ def test_generated_files_are_up_to_date(monkeypatch: pytest.MonkeyPatch):
     for path, text in build_cases.outputs().items():
         assert path.read_text(encoding="utf-8") == text, (
             f"{path} is stale: run .venv/bin/python eval/build_cases.py")
+

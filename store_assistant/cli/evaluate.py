@@ -31,6 +31,18 @@ def register(commands: Any) -> None:
     evaluate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
     evaluate.set_defaults(handler=_eval)
 
+    labels = commands.add_parser("labels", help="hand labels of answers, and the metric's agreement")
+    actions = labels.add_subparsers(dest="action", required=True)
+    sample = actions.add_parser("sample", help="print answers of a run to label, as YAML")
+    sample.add_argument("run", type=Path, help="a run folder, e.g. eval/runs/<run-id>")
+    sample.add_argument("-n", type=int, default=40, help="how many answers (default 40)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(handler=_labels_sample)
+    agree = actions.add_parser("agreement", help="the correct metric against eval/labels.yaml")
+    agree.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
+    agree.add_argument("--misses", action="store_true", help="list every disagreement")
+    agree.set_defaults(handler=_labels_agreement)
+
 
 def _eval(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
@@ -54,3 +66,39 @@ def _eval(args: argparse.Namespace) -> int:
         path = update_baseline(results, baseline_name(results["run"]))
         print(f"baseline updated: {path} (commit it)")
     return EXIT_OK
+
+
+def _labels_sample(args: argparse.Namespace) -> int:
+    from store_assistant.errors import DataError
+    from store_assistant.evaluation.agreement import LABELS_FILE, load_labels, sample, to_yaml
+    from store_assistant.evaluation.golden import load_cases
+
+    path = args.run / "answers.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: pass a run folder (eval/runs/<run-id>).")
+    answers = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    cases = {c.id: c for c in load_cases()}
+    done = {(l.case, l.arm) for l in load_labels()} if LABELS_FILE.exists() else set()
+    entries = sample(answers, args.run.name, args.n, {c.id: c.category for c in cases.values()},
+                     args.seed, done)
+    print(to_yaml(entries, cases), end="")
+    return EXIT_OK
+
+
+def _labels_agreement(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.evaluation.agreement import agreement, load_labels, summary
+    from store_assistant.evaluation.golden import load_cases
+    from store_assistant.evaluation.runner import world_for
+
+    cases = {c.id: c for c in load_cases()}
+    found = agreement(load_labels(cases=cases), cases,
+                      world_for(load_settings({"data_dir": args.data_dir})))
+    print(summary(found))
+    if args.misses:
+        for miss in found["misses"]:
+            print(f"- {miss['case']} ({miss['arm']}): labelled {miss['label']} "
+                  f"({miss['label_reason']}); the metric says "
+                  f"{'correct' if miss['metric'] else 'not correct'} ({miss['metric_reason']})")
+    return EXIT_OK
+

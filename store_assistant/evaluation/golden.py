@@ -34,7 +34,7 @@ SPLITS = ("dev", "heldout")
 EXPECTS = ("answer", "decline")
 GROUPED = ("paraphrase", "persona")  # the members of a group must get the same facts
 DECLINING = ("not-carried", "injection")
-LEAK_RATIO = 90  # rapidfuzz ratio at which a heldout question counts as copied
+LEAK_RATIO = 90  # rapidfuzz ratio and token_set_ratio at which a heldout question counts as copied
 REQUIRED = ("id", "category", "split", "question", "reference", "facts", "sources")
 OPTIONAL = ("history", "group", "expect", "must_not", "recommend", "tags")
 FACT_FIELDS = ("type", "value", "store", "unit", "any")
@@ -293,23 +293,25 @@ def normalised(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def leaked(heldout: list[GoldenCase], texts: list[str]) -> list[tuple[GoldenCase, str]]:
-    """(case, text) for every heldout question found in `texts`.
+def leaked(heldout: list[GoldenCase], questions: list[str]) -> list[tuple[GoldenCase, str]]:
+    """(case, question) for every heldout question that is a near-copy of one of `questions`.
 
-    Found means: inside a text once both are lower-cased with punctuation and spacing collapsed
-    ("Is the XM5 in stock?" is inside "q: is the xm5 in stock"), or a rapidfuzz ratio of 90 or more
-    to a whole text (a copy with a word changed). A follow-up ("how much is it?") counts only when
-    the user turns of its history are found too: alone it is too generic to be a copy.
+    Near-copy means, once both are lower-cased with punctuation and spacing collapsed: inside it
+    ("Is the XM5 in stock?" is inside "q: is the xm5 in stock"), a rapidfuzz ratio of 90 or more
+    (a word changed), or a token_set_ratio of 90 or more (the same words reordered, or one
+    question's words all inside the other: "How much is the MX Master 3S in graphite?" and "How
+    much is the MX Master?"). A follow-up ("how much is it?") counts only when the user turns of its
+    history are found too: alone it is too generic to be a copy.
     """
-    seen = [normalised(text) for text in texts]
+    seen = [normalised(text) for text in questions]
 
     def find(text: str) -> int | None:
         probe = normalised(text)
         hit = next((i for i, t in enumerate(seen) if probe and probe in t), None)
-        if hit is None:
-            match = process.extractOne(probe, seen, scorer=fuzz.ratio,
-                                       score_cutoff=LEAK_RATIO)
-            hit = match[2] if match else None
+        for scorer in (fuzz.ratio, fuzz.token_set_ratio):
+            if hit is None:
+                match = process.extractOne(probe, seen, scorer=scorer, score_cutoff=LEAK_RATIO)
+                hit = match[2] if match else None
         return hit
 
     found = []
@@ -317,30 +319,33 @@ def leaked(heldout: list[GoldenCase], texts: list[str]) -> list[tuple[GoldenCase
         hit = find(case.question)
         earlier = [turn["content"] for turn in case.history if turn["role"] == "user"]
         if hit is not None and all(find(turn) is not None for turn in earlier):
-            found.append((case, texts[hit]))
+            found.append((case, questions[hit]))
     return found
 
 
-def training_texts() -> list[str]:
-    """Every text a model could learn from: few-shot examples and the fine-tuning data."""
+def training_questions() -> list[str]:
+    """Every question a model could learn from: the few-shot examples' and the fine-tuning
+    seeds' `question`s, and the user turns of the generated fine-tuning data."""
     paths = [FEW_SHOT] + sorted(p for p in FINETUNE_DIR.rglob("*")
                                 if p.suffix in (".yaml", ".yml", ".jsonl") and p.is_file())
-    texts: list[str] = []
+    questions: list[str] = []
     for path in paths:
         try:
             content = path.read_text(encoding="utf-8")
-            documents = ([json.loads(line) for line in content.splitlines() if line.strip()]
-                         if path.suffix == ".jsonl" else [yaml.safe_load(content)])
-        except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            if path.suffix == ".jsonl":
+                records = [json.loads(line) for line in content.splitlines() if line.strip()]
+                questions += [turn["content"] for record in records
+                              for turn in record.get("messages", []) if turn.get("role") == "user"]
+            else:
+                questions += _questions(yaml.safe_load(content))
+        except (ValueError, yaml.YAMLError, UnicodeDecodeError, AttributeError, TypeError) as exc:
             raise DataError(f"{shown_path(path)} cannot be read for the leak check ({exc}).") from None
-        for document in documents:
-            texts.extend(_strings(document))
-    return texts
+    return questions
 
 
-def _strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
+def _questions(value) -> list[str]:
+    """The strings under a `question` key, at any depth of a YAML document."""
     if isinstance(value, dict):
-        value = list(value.values())
-    return [text for item in value for text in _strings(item)] if isinstance(value, list) else []
+        own = [value["question"]] if isinstance(value.get("question"), str) else []
+        return own + [q for item in value.values() for q in _questions(item)]
+    return [q for item in value for q in _questions(item)] if isinstance(value, list) else []

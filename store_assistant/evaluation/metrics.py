@@ -54,6 +54,7 @@ class Reply:
     flags: list[str] = field(default_factory=list)
     error: str | None = None  # the model failed: every metric counts this answer as a failure
     path: str | None = None  # model | model+corrected | model+facts | fallback | data
+    raw_text: str | None = None  # what the model wrote, before the guard (None: no model call)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -66,11 +67,30 @@ class World:
     today: date
     chunk_texts: dict[str, str] = field(default_factory=dict)  # chunk id -> text
     _products: list[Product] | None = None
+    _shingles: dict[tuple[str, ...], set[str]] | None = None
 
     def products(self) -> list[Product]:
         if self._products is None:
             self._products = self.inventory.products()
         return self._products
+
+    def longest_copy(self, text: str) -> tuple[int, str | None]:
+        """The most consecutive words `text` copies from one manual or policy chunk, and which
+        (case and punctuation ignored): (0, None) under SHINGLE words."""
+        if self._shingles is None:
+            self._shingles = {}
+            for cid, chunk in self.chunk_texts.items():
+                words = _words(chunk)
+                for i in range(len(words) - SHINGLE + 1):
+                    self._shingles.setdefault(tuple(words[i:i + SHINGLE]), set()).add(cid)
+        words, runs, best = _words(text), {}, (0, None)
+        for i in range(len(words) - SHINGLE + 1):
+            here = self._shingles.get(tuple(words[i:i + SHINGLE]), set())
+            runs = {cid: runs.get(cid, 0) + 1 for cid in here}
+            for cid, run in runs.items():
+                if run + SHINGLE - 1 > best[0]:
+                    best = (run + SHINGLE - 1, cid)
+        return best
 
     def source_text(self, ids: Iterable[str]) -> str:
         """Text of the chunks an id names, a chunk id or a document prefix."""
@@ -78,6 +98,15 @@ class World:
         for wanted in ids:
             texts += [text for cid, text in self.chunk_texts.items() if matches(wanted, cid)]
         return "\n".join(texts)
+
+
+SHINGLE = 8  # words: the unit `World.longest_copy` matches
+COPY_WORDS = 40  # this many words copied in a row from one excerpt is a paste, not an answer
+DUMP_PRODUCTS = 3  # priced products the case is not about: this many is a dump of fact lines
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 # --- the metrics ----------------------------------------------------------------------------
@@ -88,6 +117,20 @@ def fact_accuracy(case: GoldenCase, reply: Reply, world: World) -> Score:
     missing = [f.describe() for f in case.facts if not fact_present(f, reply.text)]
     share = 1 - len(missing) / len(case.facts)
     return Score(share, "all facts stated" if not missing else "missing: " + "; ".join(missing))
+
+
+def model_facts(case: GoldenCase, reply: Reply, world: World) -> Score:
+    """Fact accuracy of what the model wrote, before the guard corrected, added or replaced
+    anything: the model's own share of the answer. Does not apply when no model was asked."""
+    if reply.path in (None, "data") or reply.raw_text is None:
+        return Score(None, "no model call: the store's data answered" if reply.path == "data"
+                     else "the run did not record the model's own text")
+    if not case.facts:
+        return Score(None, "the case requires no facts")
+    missing = [f.describe() for f in case.facts if not fact_present(f, reply.raw_text)]
+    share = 1 - len(missing) / len(case.facts)
+    return Score(share, "the model wrote every fact" if not missing
+                 else "the model did not write: " + "; ".join(missing))
 
 
 def unsupported_facts(case: GoldenCase, reply: Reply, world: World) -> Score:
@@ -231,12 +274,53 @@ def guideline_adherence(case: GoldenCase, reply: Reply, world: World) -> Score:
     return Score(sum(ok for ok, _ in checks) / len(checks), "; ".join(why for _, why in checks))
 
 
+def not_an_answer(case: GoldenCase, reply: Reply, world: World) -> list[str]:
+    """What makes an answer that contains the facts still not an answer (version 5 of `correct`):
+
+    - a paste: COPY_WORDS or more words in a row copied from one manual or policy excerpt;
+    - a dump: prices of DUMP_PRODUCTS or more products the case is not about (all the fact lines);
+    - a contradiction: a price, in a sentence about the one product asked about (and no other),
+      that is not one of that product's own figures (a second, different price for it).
+    """
+    problems = []
+    copied, chunk = world.longest_copy(reply.text)
+    if copied >= COPY_WORDS:
+        problems.append(f"pastes {copied} words of {chunk} verbatim")
+    asked = {s for s in case.sources if s.isdigit()}
+    priced = set()
+    for sentence in _sentences(reply.text):
+        if prices(sentence):
+            priced |= set(mentioned_products(sentence, world.products()))
+    others = priced - asked
+    if case.category != "not-carried" and len(others) >= DUMP_PRODUCTS:
+        problems.append(f"prices {len(others)} products the question is not about")
+    product = world.inventory.lookup(next(iter(asked))) if len(asked) == 1 else None
+    if product is not None:
+        own = _product_prices(product) | set(prices(case.question))
+        own |= set(prices(world.source_text([*case.sources, *reply.sources])))
+        for sentence in _sentences(reply.text):
+            if set(mentioned_products(sentence, world.products())) - asked:
+                continue
+            wrong = [v for v in prices(sentence) if not any(same(v, a) for a in own)]
+            if wrong:
+                problems.append(f"also gives ${wrong[0]:,.2f} for the {product.sku} "
+                                f"(its price is ${product.effective_price(world.today):,.2f})")
+                break
+    return problems
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])|\n+", text) if s.strip()]
+
+
 def correct(case: GoldenCase, reply: Reply, world: World) -> Score:
-    """The binary verdict the paired test uses: every fact, nothing invented, nothing forbidden."""
+    """The binary verdict the paired test uses: every fact, nothing invented, nothing forbidden,
+    and an answer rather than a paste, a dump or a contradiction (`not_an_answer`)."""
     facts = fact_accuracy(case, reply, world)
     invented = unsupported_facts(case, reply, world)
     refused = refusal(case, reply, world)
     problems = [] if reply.text.strip() else ["empty answer"]
+    problems += not_an_answer(case, reply, world)
     if facts.value is not None and facts.value < 1:
         problems.append(facts.reason)
     if invented.value:
@@ -272,8 +356,9 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("correct", 4, correct, "Correct (all facts, nothing invented)"),
+    Metric("correct", 5, correct, "Correct (all facts, nothing invented)"),
     Metric("fact_accuracy", 3, fact_accuracy, "Fact accuracy"),
+    Metric("model_facts", 1, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

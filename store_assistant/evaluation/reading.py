@@ -171,3 +171,39 @@ def mentioned_products(text: str, products: list[Product]) -> list[str]:
         if named:
             found[product.sku] = min(squashed.find(_squashed(n)) for n in named)
     return sorted(found, key=found.get)
+
+
+def taught(case: GoldenCase, records: list[dict]) -> bool:
+    """Was this case's answer in the fine-tuning data? True when the case asks for facts and every
+    one is stated by a training answer about one of the case's sources.
+
+    A record (one chat of train.jsonl) is about a source when it names the SKU (in its `source` or
+    any message), or comes from the same document: 'policy:returns#restocking-fees' is the document
+    of 'inventory'-free records 'policy:returns#...', the seed leaf 'taxonomy:.../policies/returns'
+    and any excerpt quoting 'returns.md'. A case with no facts (a decline) is untaught: it tests a
+    skill, not a fact the adapter could have memorised.
+    """
+    if not case.facts:
+        return False
+    answers = [_answer(r) for r in records if _about(r, case.sources)]
+    return all(any(fact_present(fact, answer) for answer in answers) for fact in case.facts)
+
+
+def _answer(record: dict) -> str:
+    return " ".join(t["content"] for t in record.get("messages", []) if t.get("role") == "assistant")
+
+
+def _about(record: dict, sources: tuple[str, ...] | list[str]) -> bool:
+    source = record.get("source", "")
+    text = " ".join(t.get("content", "") for t in record.get("messages", []))
+    for wanted in sources:
+        if wanted.isdigit():
+            if wanted in source.split(":") or re.search(rf"(?<!\d){wanted}(?!\d)", text):
+                return True
+            continue
+        document = wanted.split("#")[0]  # 'policy:returns'
+        name = document.split(":")[-1]  # 'returns'
+        if (source.split("#")[0] == document or source.endswith("/" + name)
+                or f"{name}.md" in text):
+            return True
+    return False

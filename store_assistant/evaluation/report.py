@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from store_assistant.evaluation.agreement import summary
 from store_assistant.evaluation.scorecard import TARGET_ARM, scorecard
 from store_assistant.files import write_all_atomic
 
@@ -65,6 +66,7 @@ def main_table(card: dict) -> list[dict[str, str]]:
             "correct when the model was asked": _fmt(row.get("correct_model")),
             "paths": _paths(row.get("paths")),
             "fact accuracy": _fmt(row["fact_accuracy"]),
+            "facts the model wrote": _fmt(row["model_facts"]),
             "unsupported (total)": str(row["unsupported_total"]),
             "refusal": _fmt(row["refusal"]), "consistency": _fmt(row["consistency"]),
             "hit@5": _fmt(row["hit_at_5"]), "MRR": _fmt(row["mrr"]),
@@ -87,7 +89,7 @@ def main_table(card: dict) -> list[dict[str, str]]:
     return out
 
 
-def _markdown_table(rows: list[dict[str, str]]) -> str:
+def markdown_table(rows: list[dict[str, str]]) -> str:
     if not rows:
         return "(none)\n"
     header = list(rows[0])
@@ -104,31 +106,44 @@ def to_markdown(card: dict) -> str:
              f"`{run['model']}`, repeats {run['repeats']}, facts as of {run['as_of']}, code at "
              f"commit `{run.get('commit') or 'unknown'}`. "
              f"Means with 95% bootstrap CIs; Δ are paired differences over the same cases.\n",
-             "## Arms\n", _markdown_table(main_table(card)),
-             "## Additive ladder\n", _markdown_table([
+             "## Arms\n", markdown_table(main_table(card)),
+             "## Additive ladder\n", markdown_table([
                  {"step": s["step"], "arm": s["arm"], "correct": _fmt(s["correct"]),
                   "correct when the model was asked": _fmt(s.get("correct_model")),
                   "fact accuracy": _fmt(s["fact_accuracy"]), "p50 ms": _ms(s["latency_p50_ms"])}
                  for s in card["ladder"]]),
-             "## Correct by category\n", _markdown_table(category_table(card))]
+             "## Correct by category\n", markdown_table(category_table(card))]
+    if card.get("taught"):
+        parts += ["## Taught and untaught heldout cases\n",
+                  "Taught: every fact the case asks for is in an answer of the fine-tuning data "
+                  "about the same product or document. A fine-tuned arm's lead on taught cases is "
+                  "recall of the training data, not general skill.\n",
+                  markdown_table(taught_table(card))]
     if card.get("against_controls"):
         parts += ["## Against the controls (no language model)\n",
                   "\n".join(f"- {line}" for line in card["against_controls"]) + "\n"]
     if card["targets"]:
-        parts += [f"## Targets ({TARGET_ARM})\n", _markdown_table([
+        parts += [f"## Targets ({TARGET_ARM})\n", markdown_table([
             {"target": t["target"], "value": _fmt(t["value"]), "goal": t["goal"], "n": str(t["n"]),
              "met": {True: "yes", False: "**no**", None: "not measured"}[t["met"]]}
             for t in card["targets"]])]
     if card.get("freshness"):
         parts += ["## Freshness (answers after an inventory change)\n",
-                  _markdown_table(freshness_table(card))]
+                  markdown_table(freshness_table(card))]
     parts += ["## Regressions against the baseline\n",
               "\n".join(f"- {r}" for r in card["regressions"]) + "\n" if card["regressions"]
               else "None.\n"]
     if card.get("baseline_problems"):
         parts += ["## The baseline is stale\n",
                   "\n".join(f"- {p}" for p in card["baseline_problems"]) + "\n"]
+    if card.get("agreement"):
+        parts += ["## Agreement with hand labels\n", summary(card["agreement"]) + "\n"]
     return "\n".join(parts)
+
+
+def taught_table(card: dict) -> list[dict[str, str]]:
+    return [{"arm": row["arm"], "correct, taught (heldout)": _fmt(row["taught"]),
+             "correct, untaught (heldout)": _fmt(row["untaught"])} for row in card.get("taught", [])]
 
 
 def category_table(card: dict) -> list[dict[str, str]]:
@@ -294,6 +309,10 @@ def to_html(card: dict) -> str:
         "<h2>Arms</h2>", _table(main_table(card)),
         "<h2>Correct by category x arm</h2>", _table(category_table(card), heat=True),
     ]
+    if card.get("taught"):
+        sections += ["<h2>Taught and untaught heldout cases</h2><p>Taught: every fact the case "
+                     "asks for is in the fine-tuning data. A fine-tuned arm's lead there is recall, "
+                     "not skill.</p>", _table(taught_table(card))]
     if targets:
         sections += ["<h2>Targets (rag-hybrid)</h2>", _table(targets)]
     if card.get("freshness"):
@@ -310,6 +329,8 @@ def to_html(card: dict) -> str:
         sections += ["<h2>The baseline is stale</h2>",
                      "<ul>" + "".join(f"<li>{escape(p)}</li>" for p in card["baseline_problems"])
                      + "</ul>"]
+    if card.get("agreement"):
+        sections += ["<h2>Agreement with hand labels</h2>", f"<p>{escape(summary(card['agreement']))}</p>"]
     sections += ["<details><summary>Markdown version</summary><pre>"
                  f"{escape(to_markdown(card))}</pre></details>"]
     style = ("body{font-family:system-ui,sans-serif;margin:24px;color:#111}"

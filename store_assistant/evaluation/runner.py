@@ -26,6 +26,8 @@ from store_assistant.files import atomic_folder, write_atomic
 from store_assistant.errors import ConfigError, DataError, StoreAssistantError
 from store_assistant.evaluation.freshness import freshness
 from store_assistant.evaluation.golden import AS_OF, CASES_DIR, GoldenCase, load_cases, select
+from store_assistant.evaluation.agreement import LABELS_FILE, agreement, load_labels
+from store_assistant.evaluation.reading import taught
 from store_assistant.store.answer_cache import AnswerCache
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.evaluation.metrics import (CONSISTENCY_VERSION, JUDGE_METRICS, JUDGE_VERSION, METRICS,
@@ -155,6 +157,8 @@ def answer_cases(settings: Settings, arms: list[str], cases: list[GoldenCase], r
             for repeat in range(repeats):
                 key = _sha(config, strategy.gateway.model, case_key(case), version, repeat)
                 cached = cache.get(key)
+                if cached is not None and "raw_text" not in cached:
+                    cached = None  # cached before the model's own text was kept: ask again
                 if cached is not None:
                     replies.append(Reply(**cached))
                 else:
@@ -180,7 +184,30 @@ def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply
     return Reply(case.id, arm, repeat, answer.text, answer.model,
                  sources=[s.id for s in answer.sources], retrieved=list(answer.retrieved),
                  latency_ms=answer.latency_ms, ttft_ms=answer.ttft_ms, usage=dict(answer.usage),
-                 cost_usd=answer.cost_usd, flags=list(answer.flags), path=answer.path)
+                 cost_usd=answer.cost_usd, flags=list(answer.flags), path=answer.path,
+                 raw_text=None if answer.path == "data" else answer.raw_text)
+
+
+def training_records(settings: Settings) -> list[dict]:
+    """The chats the active fine-tuned model was trained on (its registry entry's train and
+    valid files), or finetune_data/generated/ when no model is registered. [] when neither exists:
+    every case is then untaught."""
+    from store_assistant.inference.models import load_registry
+
+    registry = load_registry(settings)
+    entry = registry["models"].get(registry["active"] or "", {})
+    files = [entry.get("data", {}).get(k) for k in ("train", "valid")]
+    paths = [PROJECT_DIR / f for f in files if f] or [
+        PROJECT_DIR / "finetune_data" / "generated" / f"{k}.jsonl" for k in ("train", "valid")]
+    records = []
+    for path in paths:
+        if path.is_file():
+            try:
+                records += [json.loads(line) for line in
+                            path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise DataError(f"{path} cannot be read to tag taught cases ({exc}).") from None
+    return records
 
 
 def score_all(cases: list[GoldenCase], replies: list[Reply],
@@ -217,8 +244,11 @@ def judge(settings: Settings, model: str, cases: list[GoldenCase],
 
 
 def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[GoldenCase],
-                 meta: dict) -> dict:
-    """The JSON the scorecard reads: per arm, per case, each metric averaged over repeats."""
+                 meta: dict, records: list[dict] | None = None) -> dict:
+    """The JSON the scorecard reads: per arm, per case, each metric averaged over repeats.
+
+    `records` (the fine-tuning chats) tag each heldout case taught or untaught: was its answer in
+    the training data? Without them the cases carry no tag."""
     by_id = {c.id: c for c in cases}
     arms = list(dict.fromkeys(r.arm for r, _ in scored))
     sums: dict[str, dict[str, dict[str, list]]] = {a: {} for a in arms}
@@ -259,7 +289,9 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
                        for n, label in JUDGE_METRICS.items()
                        if any(n in scores for _, scores in scored)}},
         "cases": {c.id: {"category": c.category, "split": c.split, "group": c.group,
-                         "question": c.question} for c in cases if c.id in by_id},
+                         "question": c.question,
+                         **({"taught": taught(c, records)} if records and c.split == "heldout"
+                            else {})} for c in cases},
         "scores": values,
         "failures": failures,
         "perf": perf,
@@ -307,7 +339,11 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
             "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
             "arm_hashes": {a: arm_hash(a, settings) for a in arms},
             "commit": source_commit(), "cached_answers": hits["cached"], "answers": len(replies)}
-    results = results_from(scored, cases, meta)
+    results = results_from(scored, cases, meta, training_records(settings))
+    if config.cases_dir == CASES_DIR and LABELS_FILE.exists():
+        everything = {c.id: c for c in load_cases(config.cases_dir)}
+        found = agreement(load_labels(cases=everything), everything, world)
+        results["agreement"] = {**found, "misses": len(found["misses"])}
     if config.freshness:
         results["freshness"] = check_freshness(settings, arms, cases, cache, config.model, world)
     return write_run(config.runs_dir, results, scored)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-HEADLINE = ("correct", "fact_accuracy", "unsupported_facts", "refusal", "consistency", "hit_at_5",
+HEADLINE = ("correct", "fact_accuracy", "model_facts", "unsupported_facts", "refusal", "consistency", "hit_at_5",
             "mrr", "context_recall", "guideline_adherence", "price_error", "price_error_relative",
             "rouge_l", "semantic_similarity")
 # The additive ladder, first rung first: each step adds one technique to the one before.
@@ -25,6 +25,8 @@ REFERENCE_ARM = "pe-zero-shot"
 CONTROLS = ("control-null", "control-extractive")  # arms with no language model in them
 TARGET_ARM = "rag-hybrid"
 FACT_CATEGORIES = ("price", "stock", "promotion")
+# What may not fall below the baseline's CI: the answers, the model's own part of them, retrieval.
+GATED = ("correct", "fact_accuracy", "model_facts", "hit_at_5")
 RESAMPLES = 2000
 
 
@@ -132,6 +134,9 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
             row["vs_controls"] = {control: paired(_values(results, arm, "correct"),
                                                   _values(results, control, "correct"))
                                   for control in CONTROLS if control in arms}
+            row["model_vs_null"] = (paired(_values(results, arm, "model_facts"),
+                                           _values(results, "control-null", "model_facts"))
+                                    if "control-null" in arms else None)
         if baseline and arm in baseline.get("arms", []):
             row["vs_baseline"] = {m: paired(_values(results, arm, m), _values(baseline, arm, m),
                                             info[m]["higher_is_better"])
@@ -140,14 +145,14 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
                                                       _values(baseline, arm, "correct"))
             row["baseline"] = {m: mean_ci([v for v in _values(baseline, arm, m).values()
                                            if v is not None])
-                               for m in ("correct", "fact_accuracy")}
+                               for m in GATED}
         rows.append(row)
     return {"run": results["run"], "reference_arm": reference, "rows": rows,
             "categories": _categories(results, arms), "ladder": _ladder(rows),
             "targets": _targets(results, arms), "regressions": regressions(rows),
-            "against_controls": against_controls(rows),
+            "against_controls": against_controls(rows), "taught": _taught(results, arms),
             "baseline_problems": stale_baseline(results, baseline),
-            "freshness": results.get("freshness"),
+            "freshness": results.get("freshness"), "agreement": results.get("agreement"),
             "metrics": {m: info[m] for m in [*HEADLINE, *JUDGED] if m in info}}
 
 
@@ -170,6 +175,21 @@ def _by_path(results: dict, arm: str) -> dict:
             "model_cases": len(reached), "correct_model": mean_ci(correct),
             "latency_data_p50_ms": percentile(results.get("perf_data", {}).get(arm, {})
                                                .get("latency_ms", []), 50)}
+
+
+def _taught(results: dict, arms: list[str]) -> list[dict]:
+    """Correct on the heldout cases whose answer was in the fine-tuning data (taught) and on the
+    rest (untaught), per arm: a fine-tuned arm's gain on taught cases is recall, not skill."""
+    tags = {cid: c["taught"] for cid, c in results["cases"].items() if "taught" in c}
+    if not tags:
+        return []
+    rows = []
+    for arm in arms:
+        values = _values(results, arm, "correct")
+        rows.append({"arm": arm, **{name: mean_ci([v for cid, v in values.items()
+                                                   if tags.get(cid) is want and v is not None])
+                                    for name, want in (("taught", True), ("untaught", False))}})
+    return rows
 
 
 def _categories(results: dict, arms: list[str]) -> dict:
@@ -271,9 +291,40 @@ def regressions(rows: list[dict]) -> list[str]:
         base = row.get("baseline")
         if not base:
             continue
-        for metric in ("correct", "fact_accuracy"):
-            now, then = row[metric]["mean"], base[metric]
+        for metric in GATED:
+            now, then = row[metric]["mean"], base.get(metric)
+            if then is None:
+                continue
             if now is not None and then["lo"] is not None and now < then["lo"] - 1e-9:
                 found.append(f"{row['arm']}: {metric} {now:.3f} is below the baseline's CI "
                              f"[{then['lo']:.3f}, {then['hi']:.3f}] (baseline mean {then['mean']:.3f})")
     return found
+
+
+def gate_failures(card: dict, arm: str = TARGET_ARM) -> list[str]:
+    """Why the CI gate (`pytest eval/`) fails on this scorecard; empty when it passes.
+
+    The gate asks of the product's default arm: no metric in GATED below the baseline's CI; its
+    model writes more of the asked facts than control-null's (paired CI above 0, on the cases the
+    model was asked); RAG states more facts than prompt-only; no unsupported figure; every
+    answer scored."""
+    rows = {r["arm"]: r for r in card["rows"]}
+    failures = list(card["regressions"])
+    row = rows.get(arm)
+    if row is None:
+        return failures + [f"{arm} is not in the run"]
+    null = row.get("model_vs_null")
+    if not null or null["mean"] is None or null["lo"] <= 0:
+        shown = "not measured" if not null or null["mean"] is None else (
+            f"{null['mean']:+.3f} [{null['lo']:+.3f}, {null['hi']:+.3f}] over {null['n']} cases")
+        failures.append(f"{arm}: its model writes no more of the asked facts than a model that "
+                        f"writes nothing (control-null): {shown}")
+    versus = (row.get("vs_reference") or {}).get("fact_accuracy")
+    if row["arm"] != card["reference_arm"] and (not versus or versus["lo"] <= 0):
+        failures.append(f"{arm} does not beat {card['reference_arm']} on fact accuracy"
+                        + (f": CI [{versus['lo']:+.3f}, {versus['hi']:+.3f}]" if versus else ""))
+    if row["unsupported_total"]:
+        failures.append(f"{arm} stated {row['unsupported_total']} unsupported figure(s)")
+    if row["failures"]:
+        failures.append(f"{arm}: {row['failures']} answer(s) or metric(s) failed")
+    return failures

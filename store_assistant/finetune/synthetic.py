@@ -146,14 +146,14 @@ class Checks:
         self.heldout = select(load_cases(), split="heldout")
         self.rejections: Counter = Counter()
         self._seen: dict[bool, list[tuple[str, str]]] = {True: [], False: []}  # by has-retrieval
-        if leaked(self.heldout, [system]):
+        if any(normalised(case.question) in normalised(system) for case in self.heldout):
             raise DataError("prompts/finetuned.md contains a heldout eval question; reword it.")
 
     def admit(self, example: Example, prefix: str = "") -> bool:
         """True for a good example; otherwise False, counting the reason under prefix + reason."""
         reason = (fact_problem(example, self.products, self.stores) or self._too_long(example)
                   or self._duplicate(example)
-                  or ("heldout_leak" if leaked(self.heldout, _texts(example)) else None))
+                  or ("heldout_leak" if leaked(self.heldout, [example.question]) else None))
         self.rejections.update([prefix + reason] if reason else [])
         if not reason:
             self._seen[bool(example.system)].append((normalised(example.question),
@@ -162,10 +162,9 @@ class Checks:
 
     def drop_leaks(self, examples: list[Example]) -> list[Example]:
         """Drop examples that leak only together (a follow-up's question in one, its history in
-        another): golden.training_texts() reads every text of every example at once."""
-        while hits := {text for _, text in leaked(self.heldout, [t for e in examples
-                                                                 for t in _texts(e)])}:
-            kept = [e for e in examples if not hits & set(_texts(e))]
+        another): golden.training_questions() reads every question of every example at once."""
+        while hits := {text for _, text in leaked(self.heldout, [e.question for e in examples])}:
+            kept = [e for e in examples if e.question not in hits]
             self.rejections["heldout_leak"] += len(examples) - len(kept)
             examples = kept
         return examples
@@ -186,12 +185,6 @@ class Checks:
             if other == key or seen[i][1] == answer:
                 return "near_duplicate"
         return None
-
-
-def _texts(example: Example) -> list[str]:
-    """What golden.training_texts() reads of an example (the shared prompt is checked once)."""
-    return [t for t in (example.system, example.question, example.answer, example.kind,
-                        example.source) if t]
 
 
 # --- paraphrases -----------------------------------------------------------------------------

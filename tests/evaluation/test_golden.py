@@ -8,7 +8,7 @@ import pytest
 
 from store_assistant.evaluation import golden
 from store_assistant.errors import DataError
-from store_assistant.evaluation.golden import Fact, leaked, load_cases, select, training_texts
+from store_assistant.evaluation.golden import Fact, leaked, load_cases, select, training_questions
 
 GOOD = """\
 - id: price-001
@@ -153,7 +153,7 @@ def test_select_filters_and_refuses_unknown_names(tmp_path):
         select(cases, ids=["price-009"])
 
 
-def test_training_texts_read_few_shot_and_fine_tuning_data(tmp_path, monkeypatch):
+def test_training_questions_read_few_shot_and_fine_tuning_data(tmp_path, monkeypatch):
     few_shot = write(tmp_path, "few_shot.yaml",
                      "examples:\n  - question: Can I return a TV?\n    answer: Yes.\n")
     data = tmp_path / "finetune_data"
@@ -163,11 +163,11 @@ def test_training_texts_read_few_shot_and_fine_tuning_data(tmp_path, monkeypatch
     write(data, "synthetic.jsonl", '{"messages": [{"role": "user", "content": "XM5 price?"}]}\n')
     monkeypatch.setattr(golden, "FEW_SHOT", few_shot)
     monkeypatch.setattr(golden, "FINETUNE_DIR", data)
-    texts = training_texts()
-    assert {"Can I return a TV?", "Is the Pixel 8a in stock?", "XM5 price?"} <= set(texts)
+    questions = training_questions()
+    assert {"Can I return a TV?", "Is the Pixel 8a in stock?", "XM5 price?"} == set(questions)
     write(data, "broken.jsonl", "{not json\n")
     with pytest.raises(DataError, match="broken.jsonl cannot be read"):
-        training_texts()
+        training_questions()
 
 
 def test_leaked_matches_normalised_and_near_copies(tmp_path):
@@ -177,6 +177,10 @@ def test_leaked_matches_normalised_and_near_copies(tmp_path):
         (case, "Q: how much is the MACBOOK AIR 13, 128GB??")]
     assert leaked([case], ["How much is teh MacBook Air 13 128GB?"]) != []
     assert leaked([case], ["How much is the iPad mini?"]) == []
+    # the same words reordered, or all of one question's words inside the other
+    assert leaked([case], ["The MacBook Air 13 128GB: how much is it?"]) != []
+    assert leaked([case], ["How much is the MacBook Air?"]) != []
+    assert leaked([case], ["How much is the MacBook Pro 15 with 512GB?"]) == []
 
 
 def test_a_follow_up_leaks_only_with_its_first_turn(tmp_path):

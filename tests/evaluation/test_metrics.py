@@ -212,3 +212,80 @@ def test_out_of_stock_everywhere_states_zero_for_each_store() -> None:
     text = "No, the MacBook 12 (SKU 4599200) is out of stock in every store."
     assert all(fact_present(Fact("stock", 0, store=s), text) for s in STORES)
     assert not fact_present(Fact("stock", 2, store="downtown"), text)
+
+
+# --- not an answer: pastes, dumps, contradictions, silence (correct version 5) ----------------
+
+SPECTRE = "5713176"  # HP Spectre x360 13.3": $1,299.99
+
+
+def _fact_line(product, today) -> str:
+    """An inventory record as a strategy's prompt or fallback shows it (written here, not imported)."""
+    stock = ", ".join(f"{store} {qty}" for store, qty in product.stock.items())
+    return (f"{product.name} (SKU {product.sku}): price ${product.effective_price(today):,.2f}; "
+            f"in stock: {stock}.")
+
+
+def test_a_pasted_excerpt_is_not_an_answer(world: World) -> None:
+    chunk_id = "policy:returns#return-windows"
+    policy = case(category="policy", question="How long do I have to return something?",
+                  facts=(Fact("number", 15, unit="days"),), sources=(chunk_id,))
+    pasted = score_reply(policy, reply(world.chunk_texts[chunk_id]), world)["correct"]
+    assert pasted.value is False and f"words of {chunk_id} verbatim" in pasted.reason
+    said = score_reply(policy, reply("15 days from the purchase date (30 for Volt Plus)."), world)
+    assert said["correct"].value is True
+
+
+def test_a_dump_of_fact_lines_is_not_an_answer(world: World) -> None:
+    others = [p for p in world.products() if p.sku not in (AIR,)][:3]
+    lines = [_fact_line(p, world.today) for p in [world.inventory.lookup(AIR), *others]]
+    dump = score_reply(case(), reply("\n".join(lines)), world)["correct"]
+    assert dump.value is False and "prices 3 products the question is not about" in dump.reason
+    two = score_reply(case(), reply("\n".join(lines[:3])), world)["correct"]
+    assert two.value is True  # the asked product and two alternatives: an answer, not a dump
+
+
+def test_a_second_price_for_the_asked_product_is_a_contradiction(world: World) -> None:
+    text = ("The MacBook Air 13 is $999.99, or $1,299.99 with more storage. "
+            "The HP Spectre x360 is $1,299.99.")
+    scores = score_reply(case(), reply(text), world)
+    assert scores["unsupported_facts"].value == 0.0  # $1,299.99 is a price of a product named
+    assert scores["correct"].value is False and "also gives $1,299.99" in scores["correct"].reason
+    fine = "The MacBook Air 13 is $999.99. The HP Spectre x360 is $1,299.99 if they want a 2-in-1."
+    assert score_reply(case(), reply(fine), world)["correct"].value is True
+
+
+def test_the_metric_and_the_guard_disagree_on_a_borrowed_price(world: World) -> None:
+    """The guard lets a figure through when it is in the facts the model was given; the metric,
+    written apart from it, asks whose figure it is. They must be able to disagree."""
+    from store_assistant.answering.guard import Grounding, check
+
+    air, spectre = world.inventory.lookup(AIR), world.inventory.lookup(SPECTRE)
+    facts = "\n".join(f"- {_fact_line(p, world.today)}" for p in (air, spectre))
+    grounding = Grounding(facts, [air, spectre], world.today, "How much is the MacBook Air?",
+                          list(STORES), facts)
+    borrowed = "The MacBook Air 13 is $1,299.99."
+    shown, flags = check(borrowed, grounding)
+    assert "$1,299.99" in shown, (shown, flags)  # the guard passes the Spectre's price ...
+    verdict = score_reply(case(), reply(shown), world)["correct"]
+    assert verdict.value is False  # ... the metric does not
+
+
+def test_a_dump_is_wrong_in_every_category(world: World) -> None:
+    """Every fact line the pipeline could give (the case's own products and three more) plus the
+    case's longest excerpt: it holds the facts, and it is still not an answer."""
+    cases = load_cases()
+    longest = max(world.chunk_texts.values(), key=lambda text: len(text.split()))
+    passed = []
+    for golden in cases:
+        asked = [world.inventory.lookup(s) for s in golden.sources if s.isdigit()]
+        others = [p for p in world.products() if p not in asked][:3]
+        excerpts = [text for cid, text in world.chunk_texts.items()
+                    if any(cid.split("#")[0] == s.split("#")[0] for s in golden.sources)]
+        excerpt = max(excerpts or [longest], key=lambda text: len(text.split()))
+        dump = "\n".join([*(_fact_line(p, world.today) for p in [*asked, *others] if p), excerpt])
+        verdict = score_reply(golden, reply(dump, case_id=golden.id), world,
+                              metrics=["correct"])["correct"]
+        if verdict.value is not False:
+            passed.append(golden.id)
+    assert passed == [], f"a dump scored correct on {passed}"

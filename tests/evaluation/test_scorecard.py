@@ -15,7 +15,7 @@ import pytest
 
 from store_assistant.evaluation.report import to_csv, to_html, to_markdown
 from store_assistant.evaluation.runner import baseline_name
-from store_assistant.evaluation.scorecard import mcnemar, mean_ci, paired, scorecard
+from store_assistant.evaluation.scorecard import gate_failures, mcnemar, mean_ci, paired, scorecard
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -169,3 +169,39 @@ def test_markdown_matches_the_snapshot() -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), "no snapshot yet: run with UPDATE_SNAPSHOTS=1 and review it"
     assert text == path.read_text(encoding="utf-8")
+
+
+def with_null_control(model_facts: list[float | None]) -> dict:
+    """results() plus control-null (the pipeline with a silent model) and the facts rag-hybrid's
+    model wrote on the cases it was asked (c4, c5)."""
+    data = results()
+    data["failures"]["rag-hybrid"] = {}
+    data["arms"].append("control-null")
+    data["scores"]["control-null"] = copy.deepcopy(data["scores"]["rag-hybrid"])
+    for i, value in enumerate(model_facts):
+        data["scores"]["rag-hybrid"][f"c{i}"]["model_facts"] = value
+        data["scores"]["control-null"][f"c{i}"]["model_facts"] = None if value is None else 0.0
+    for key in ("failures", "perf", "perf_data", "paths"):
+        data[key]["control-null"] = copy.deepcopy(data[key]["rag-hybrid"])
+    return data
+
+
+def test_the_gate_passes_when_the_model_writes_facts_and_fails_when_it_writes_none() -> None:
+    writes = with_null_control([None] * 4 + [1.0, 1.0])
+    assert gate_failures(scorecard(writes)) == []
+    silent = with_null_control([None] * 4 + [0.0, 0.0])
+    failures = gate_failures(scorecard(silent))
+    assert len(failures) == 1 and "writes no more of the asked facts" in failures[0]
+    failures = gate_failures(scorecard(silent, writes))  # and below the baseline's CI
+    assert any(f.startswith("rag-hybrid: model_facts 0.000 is below") for f in failures)
+
+
+def test_taught_and_untaught_heldout_cases_are_reported_apart() -> None:
+    data = results()
+    for i in range(6):
+        data["cases"][f"c{i}"]["taught"] = i < 2
+    card = scorecard(data)
+    rag = next(row for row in card["taught"] if row["arm"] == "rag-hybrid")
+    assert rag["taught"]["n"] == 2 and rag["untaught"]["mean"] == pytest.approx(3 / 4)
+    assert "## Taught and untaught heldout cases" in to_markdown(card)
+    assert scorecard(results())["taught"] == []  # no tags, no table

@@ -13,7 +13,7 @@ import pytest
 
 from store_assistant.config import PROJECT_DIR
 from store_assistant.errors import DataError
-from store_assistant.evaluation.golden import AS_OF, leaked, load_cases, select, training_texts
+from store_assistant.evaluation.golden import AS_OF, leaked, load_cases, select, training_questions
 from store_assistant.store.inventory import Inventory
 from store_assistant.finetune.taxonomy import MIN_SEEDS, Leaf, load_taxonomy, seeds
 
@@ -82,7 +82,7 @@ def test_every_sku_named_is_sold_at_the_price_stated(leaves, inventory):
 
 
 def test_no_heldout_question_leaks_and_the_leak_check_reads_the_seeds(leaves):
-    texts = training_texts()
+    texts = training_questions()
     assert {seed.question for seed in seeds(leaves)} <= {text.strip() for text in texts}
     found = leaked(select(load_cases(), split="heldout"), texts)
     assert not found, "; ".join(f"{case.id} in {text[:60]!r}" for case, text in found)

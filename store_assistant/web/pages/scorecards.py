@@ -19,7 +19,8 @@ import streamlit as st
 
 from store_assistant.errors import DataError
 from store_assistant.evaluation import runner as evaluation
-from store_assistant.evaluation.report import (freshness_table, main_table, to_csv, to_html,
+from store_assistant.evaluation.agreement import summary
+from store_assistant.evaluation.report import (freshness_table, main_table, taught_table, to_csv, to_html,
                                                to_markdown)
 from store_assistant.evaluation.runner import baseline_name, load_baseline
 from store_assistant.evaluation.scorecard import scorecard
@@ -182,6 +183,9 @@ def scorecards_page() -> None:
     headline(card, has_baseline)
     charts(card)
     drill_down(chosen, restrict(results, arms), arms)
+    if card.get("agreement"):
+        st.caption(escape("Agreement with hand labels (eval/labels.yaml): "
+                          + summary(card["agreement"])))
     exports(card, run["id"])
 
 
@@ -221,6 +225,11 @@ def headline(card: dict, has_baseline: bool) -> None:
             "target": t["target"], "value": "n/a" if t["value"] is None else f"{t['value']:.3f}",
             "goal": t["goal"], "n": t["n"], "met": "yes" if t["met"] else "NO"}
             for t in card["targets"]]), hide_index=True)
+    if card.get("taught"):
+        st.subheader("Taught and untaught heldout cases")
+        st.caption("Taught: every fact the case asks for is in the fine-tuning data. A fine-tuned "
+                   "arm's lead on taught cases is recall of its training data, not general skill.")
+        st.dataframe(pd.DataFrame(taught_table(card)), hide_index=True)
 
 
 def _chart(where, chart: alt.LayerChart, title: str, height: int = 260) -> None:
