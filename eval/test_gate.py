@@ -65,13 +65,15 @@ def test_the_gate_fails_under_the_null_model(gate: dict) -> None:
 
 
 def test_the_gate_fails_with_a_broken_retriever(gate: dict, tmp_path, monkeypatch) -> None:
-    """rag-hybrid answered afresh (its own cache) with a retriever that returns random sections."""
+    """rag-hybrid answered afresh (its own cache) with a retriever that returns random sections,
+    on the gate cases answered from the manuals and policies (code answers the others)."""
     def random_sections(self, query: str, mode: str = "hybrid", k: int = 4, **wanted) -> list[Hit]:
         chunks = sorted(self.chunks.values(), key=lambda chunk: chunk.id)
         return [Hit(chunk, 0.5) for chunk in random.Random(query).sample(chunks, k)]
 
     monkeypatch.setattr(KnowledgeBase, "search", random_sections)
     config = EvalConfig(arms=[TARGET_ARM], tags=["gate"], controls=False, runs_dir=tmp_path,
+                        categories=["specs", "policy", "compatibility"],
                         cache_path=tmp_path / "cache.sqlite")
     try:
         folder = run_eval(gate["settings"], config, progress=False)

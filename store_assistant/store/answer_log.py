@@ -183,7 +183,8 @@ def _event(raw: bytes) -> dict | None:
             or not all(isinstance(x, str) for x in event.get("sources", []))
             or not all(isinstance(event.get(k), (str, type(None))) for k in ("error", "answer"))):
         return None
-    if event["type"] == "feedback" and not isinstance(event.get("correction"), (str, type(None))):
+    if event["type"] == "feedback" and ("correction" not in event  # a key renamed by hand
+                                        or not isinstance(event["correction"], (str, type(None)))):
         return None
     try:
         stamp = datetime.fromisoformat(event["time"])

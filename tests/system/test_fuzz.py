@@ -10,7 +10,7 @@ import string
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from store_assistant.config import PROJECT_DIR, load_settings
 from store_assistant.errors import StoreAssistantError
@@ -168,6 +168,8 @@ GOOD_FEEDBACK_LINE = json.dumps({"id": "1" * 32, "time": "2026-11-29T10:00:01.00
 @given(st.lists(st.one_of(mutated(GOOD_LOG_LINE), st.binary(max_size=80).map(
     lambda b: b.decode("latin-1")), mutated(GOOD_FEEDBACK_LINE)), max_size=6),
     anything, st.sampled_from(["up", "down", "meh", None]), anything)
+@example(lines=[GOOD_LOG_LINE, GOOD_FEEDBACK_LINE.replace('"correction"', '"correctio"')], answer_id=None,
+         rating="up", correction=None)  # found by hypothesis: a feedback line without its key
 def test_answer_log_lines_and_feedback(tmp_path_factory, lines, answer_id, rating,
                                        correction) -> None:
     """Hand-edited or torn log lines are skipped and counted; bad feedback is refused."""
