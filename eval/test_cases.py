@@ -242,3 +242,32 @@ def test_generated_files_are_up_to_date(monkeypatch: pytest.MonkeyPatch):
         assert path.read_text(encoding="utf-8") == text, (
             f"{path} is stale: run .venv/bin/python eval/build_cases.py")
 
+
+
+def test_the_readme_results_come_from_the_committed_heldout_run(monkeypatch: pytest.MonkeyPatch):
+    """The README's results section and bench/results/scorecard-heldout.md are rendered from
+    eval/baselines/heldout.json by eval/readme_results.py, never typed; that run has every arm."""
+    from store_assistant.evaluation.runner import ALL_ARMS, CONTROL_ARMS
+
+    results = json.loads((PROJECT_DIR / "eval" / "baselines" / "heldout.json").read_text("utf-8"))
+    assert set(ALL_ARMS) | set(CONTROL_ARMS) <= set(results["run"]["arms"])
+    assert results["run"]["split"] == "heldout" and results["run"].get("commit")
+    monkeypatch.syspath_prepend(str(PROJECT_DIR / "eval"))
+    readme_results = importlib.import_module("readme_results")
+    for path, text in readme_results.outputs().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path} is stale: run .venv/bin/python eval/readme_results.py")
+
+
+def test_the_hand_labels_are_enough_and_spread(cases):
+    """eval/labels.yaml: >= 150 answers read by a person, over >= 4 arms and every category,
+    one label per (case, arm)."""
+    from store_assistant.evaluation.agreement import LABELS_FILE, load_labels
+
+    labels = load_labels(LABELS_FILE, {case.id: case for case in cases})
+    category = {case.id: case.category for case in cases}
+    assert len(labels) >= 150
+    assert len({label.arm for label in labels}) >= 4
+    assert {category[label.case] for label in labels} == set(CATEGORIES)
+    pairs = [(label.case, label.arm) for label in labels]
+    assert len(pairs) == len(set(pairs)), "a (case, arm) is labelled twice"

@@ -21,8 +21,8 @@ from typing import Any, Callable, Iterable
 from store_assistant.evaluation import judge
 from store_assistant.evaluation.golden import GoldenCase
 from store_assistant.evaluation.reading import (declines, fact_present, forbidden_said, matches,
-                                                mentioned_products, numbers, prices, same, SKU,
-                                                STOCK_COUNT)
+                                                mentioned_products, missing_facts, numbers, prices,
+                                                same, SKU, STOCK_COUNT, with_unit)
 from store_assistant.store.inventory import Inventory
 from store_assistant.store.products import Product
 
@@ -68,6 +68,7 @@ class World:
     chunk_texts: dict[str, str] = field(default_factory=dict)  # chunk id -> text
     _products: list[Product] | None = None
     _shingles: dict[tuple[str, ...], set[str]] | None = None
+    _sources: dict[str, str] = field(default_factory=dict)  # source id -> its chunks' text
 
     def products(self) -> list[Product]:
         if self._products is None:
@@ -94,10 +95,12 @@ class World:
 
     def source_text(self, ids: Iterable[str]) -> str:
         """Text of the chunks an id names, a chunk id or a document prefix."""
-        texts = []
+        ids = tuple(ids)
         for wanted in ids:
-            texts += [text for cid, text in self.chunk_texts.items() if matches(wanted, cid)]
-        return "\n".join(texts)
+            if wanted not in self._sources:
+                self._sources[wanted] = "\n".join(
+                    text for cid, text in self.chunk_texts.items() if matches(wanted, cid))
+        return "\n".join(self._sources[wanted] for wanted in ids if self._sources[wanted])
 
 
 SHINGLE = 8  # words: the unit `World.longest_copy` matches
@@ -114,7 +117,7 @@ def _words(text: str) -> list[str]:
 def fact_accuracy(case: GoldenCase, reply: Reply, world: World) -> Score:
     if not case.facts:
         return Score(None, "the case requires no facts")
-    missing = [f.describe() for f in case.facts if not fact_present(f, reply.text)]
+    missing = [f.describe() for f in missing_facts(case.facts, reply.text, case.question)]
     share = 1 - len(missing) / len(case.facts)
     return Score(share, "all facts stated" if not missing else "missing: " + "; ".join(missing))
 
@@ -127,7 +130,7 @@ def model_facts(case: GoldenCase, reply: Reply, world: World) -> Score:
                      else "the run did not record the model's own text")
     if not case.facts:
         return Score(None, "the case requires no facts")
-    missing = [f.describe() for f in case.facts if not fact_present(f, reply.raw_text)]
+    missing = [f.describe() for f in missing_facts(case.facts, reply.raw_text, case.question)]
     share = 1 - len(missing) / len(case.facts)
     return Score(share, "the model wrote every fact" if not missing
                  else "the model did not write: " + "; ".join(missing))
@@ -280,7 +283,11 @@ def not_an_answer(case: GoldenCase, reply: Reply, world: World) -> list[str]:
     - a paste: COPY_WORDS or more words in a row copied from one manual or policy excerpt;
     - a dump: prices of DUMP_PRODUCTS or more products the case is not about (all the fact lines);
     - a contradiction: a price, in a sentence about the one product asked about (and no other),
-      that is not one of that product's own figures (a second, different price for it).
+      that is not one of that product's own figures (a second, different price for it); or, for
+      a figure with a unit ("40x"), another figure with that unit that the case's sources and
+      question do not hold ("an 18x and a 40x optical zoom": version 6);
+    - a comparison that names only some of the products it compares (version 6: "the 65-inch is
+      $1,099.99" does not say what the 55-inch costs, though both cost $1,099.99).
     """
     problems = []
     copied, chunk = world.longest_copy(reply.text)
@@ -306,6 +313,18 @@ def not_an_answer(case: GoldenCase, reply: Reply, world: World) -> list[str]:
                 problems.append(f"also gives ${wrong[0]:,.2f} for the {product.sku} "
                                 f"(its price is ${product.effective_price(world.today):,.2f})")
                 break
+    sourced = f"{case.question}\n{world.source_text(case.sources)}"
+    for fact in case.facts:
+        if fact.type == "number" and fact.unit and fact.unit.lower() not in ("$", "usd", "dollars"):
+            known = [float(fact.value), *with_unit(sourced, fact.unit)]
+            other = [v for v in with_unit(reply.text, fact.unit)
+                     if not any(same(v, k) for k in known)]
+            if other and fact_present(fact, reply.text):
+                problems.append(f"gives {other[0]:g}{fact.unit} as well as {fact.describe()}")
+    if case.category == "comparison" and len(asked) >= 2:
+        unnamed = asked - set(mentioned_products(reply.text, world.products()))
+        if unnamed and unnamed != asked:
+            problems.append(f"does not name {', '.join(sorted(unnamed))}, one of the products compared")
     return problems
 
 
@@ -356,9 +375,9 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("correct", 5, correct, "Correct (all facts, nothing invented)"),
-    Metric("fact_accuracy", 3, fact_accuracy, "Fact accuracy"),
-    Metric("model_facts", 1, model_facts, "Facts the model wrote (before the guard)"),
+    Metric("correct", 6, correct, "Correct (all facts, nothing invented)"),
+    Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
+    Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

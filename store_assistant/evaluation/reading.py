@@ -7,6 +7,7 @@ Numbers are compared as numbers: "$1,299" and "1299.00" both match a price of 12
 
 from __future__ import annotations
 
+import functools
 import re
 
 from store_assistant.evaluation.golden import STORES, Fact, GoldenCase
@@ -92,15 +93,33 @@ def fact_present(fact: Fact, text: str) -> bool:
     if fact.type == "number":
         if (fact.unit or "").lower() in ("$", "usd", "dollars"):
             return any(same(value, float(fact.value)) for value, _, _ in numbers(text))
-        unit = UNIT_WORDS.get((fact.unit or "").lower(), re.escape(fact.unit or ""))
-        for value, _, end in numbers(text):
-            if same(value, float(fact.value)) and (
-                    not fact.unit or re.match(rf"\s?(?:{unit})", text[end:end + 16], re.IGNORECASE)):
-                return True
-        return False
+        return any(same(value, float(fact.value)) for value in with_unit(text, fact.unit))
     if fact.type == "stock":
         return _stock_stated(fact.store, int(fact.value), text)
     raise ValueError(f"unknown fact type {fact.type!r}")
+
+
+def with_unit(text: str, unit: str | None) -> list[float]:
+    """The numbers in `text` written with `unit` (every number when there is no unit):
+    'an 18x and a 40x optical zoom' with 'x' -> [18.0, 40.0]."""
+    pattern = UNIT_WORDS.get((unit or "").lower(), re.escape(unit or ""))
+    return [value for value, _, end in numbers(text)
+            if not unit or re.match(rf"\s?(?:{pattern})", text[end:end + 16], re.IGNORECASE)]
+
+
+def missing_facts(facts: tuple[Fact, ...] | list[Fact], text: str, question: str) -> list[Fact]:
+    """The facts `text` does not state. A "yes" is also stated by stating everything else that
+    was asked, when that is more than the question's own words and no sentence says no: "Water
+    and dust resistance: IP54" answers "Are they water resistant? What's the rating?", and "It
+    can shoot RAW" does not answer "Can it shoot RAW?" (version 3 of the yes/no reading).
+    """
+    missing = [fact for fact in facts if not fact_present(fact, text)]
+    others = [fact for fact in facts if fact.type != "yesno"]
+    if (others and not any(fact in missing for fact in others)
+            and not all(fact_present(fact, question) for fact in others)
+            and not any(stance(line) == "no" for line in re.split(r"(?<=[.!?])\s+|\n", text))):
+        missing = [f for f in missing if not (f.type == "yesno" and f.value == "yes")]
+    return missing
 
 
 def _stock_stated(store: str, qty: int, text: str) -> bool:
@@ -159,18 +178,31 @@ def mentioned_products(text: str, products: list[Product]) -> list[str]:
     'The Sony WH-1000XM5 (SKU 6505727) is $399.99' -> ['6505727'].
     """
     squashed = _squashed(text)
-    lowered = f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+    lowered = _spaced(text)
     found: dict[str, int] = {}  # sku -> where the answer first names it (in `squashed`)
     for product in products:
+        model, names = _names(product)
         named = [product.sku] if re.search(rf"\b{product.sku}\b", text) else []
-        if len(_squashed(product.model or "")) >= 4 and _squashed(product.model) in squashed:
-            named.append(product.model)
-        named += [name for name in (product.name, *product.aliases)
-                  if len(_squashed(name)) >= 3
-                  and f" {' '.join(re.findall(r'[a-z0-9]+', name.lower()))} " in lowered]
+        if model and model in squashed:
+            named.append(model)
+        named += [squashed_name for squashed_name, spaced in names if spaced in lowered]
         if named:
-            found[product.sku] = min(squashed.find(_squashed(n)) for n in named)
+            found[product.sku] = min(squashed.find(n) for n in named)
     return sorted(found, key=found.get)
+
+
+def _spaced(text: str) -> str:
+    return f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} "
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(product: Product) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A product's model number (squashed, when 4+ characters) and its full name and aliases
+    (squashed, spaced) as `mentioned_products` matches them; read once per product."""
+    model = _squashed(product.model or "")
+    return (model if len(model) >= 4 else "",
+            tuple((_squashed(name), _spaced(name)) for name in (product.name, *product.aliases)
+                  if len(_squashed(name)) >= 3))
 
 
 def taught(case: GoldenCase, records: list[dict]) -> bool:

@@ -271,6 +271,41 @@ def test_the_metric_and_the_guard_disagree_on_a_borrowed_price(world: World) -> 
     assert verdict.value is False  # ... the metric does not
 
 
+def _verdict(case_id: str, text: str, world: World) -> Score:
+    golden = next(c for c in load_cases() if c.id == case_id)
+    return score_reply(golden, reply(text, case_id=case_id), world, metrics=["correct"])["correct"]
+
+
+def test_stating_what_was_asked_answers_a_yes(world: World) -> None:
+    """Hand labels: "specifications list Water and dust resistance: IP54" answers "Are the AirPods
+    Pro 2 water resistant? What's the rating?" - but echoing the question's own word does not,
+    and no sentence may say no."""
+    assert _verdict("specs-001", "The AirPods Pro 2 specifications list Water and dust "
+                                 "resistance: IP54", world).value is True
+    assert _verdict("specs-024", "The G9 X is a 108 mm lens. It can shoot RAW.", world).value is False
+    assert _verdict("specs-024", "Yes, it saves RAW (CR2) files.", world).value is True
+    assert _verdict("specs-001", "Rated IP54. It is not water resistant.", world).value is False
+
+
+def test_a_second_figure_with_the_facts_unit_is_a_contradiction(world: World) -> None:
+    """Hand label: "an 18x optical zoom lens and a 40x optical zoom lens" can't be read."""
+    both = _verdict("specs-016", "It has an 18x optical zoom and a 40x optical zoom.", world)
+    assert both.value is False and "18x" in both.reason
+    # 80x (ZoomPlus) is in the manual's own section: quoting it is not a contradiction
+    assert _verdict("specs-016", "A 40x optical zoom, or 80x with ZoomPlus.", world).value is True
+
+
+def test_a_comparison_names_every_product(world: World) -> None:
+    """Hand labels: both Sony X90L sizes cost $1,099.99, so the 65-inch's line alone holds every
+    price fact and still does not say what the 55-inch costs."""
+    one = ('Sony 65" Class BRAVIA XR X90L Full Array LED 4K UHD Google TV (SKU 6541903): '
+           'price $1,099.99.')
+    verdict = _verdict("comparison-013", one, world)
+    assert verdict.value is False and "6541904" in verdict.reason
+    both = one + ' Sony 55" Class BRAVIA XR X90L (SKU 6541904): price $1,099.99. Same price.'
+    assert _verdict("comparison-013", both, world).value is True
+
+
 def test_a_dump_is_wrong_in_every_category(world: World) -> None:
     """Every fact line the pipeline could give (the case's own products and three more) plus the
     case's longest excerpt: it holds the facts, and it is still not an answer."""
