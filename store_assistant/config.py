@@ -76,6 +76,12 @@ class Settings:
     # The app's answer log (data/answer-log/, a file per day) keeps this many days: a quarter is
     # enough to see a trend, and at ~1 KB an answer even a busy store stays in the megabytes.
     answer_log_days: int = 90
+    # Catalog models fetched on demand (`store-assistant model fetch`): outside the project, so
+    # every clone on the machine shares one copy of a 0.5-1 GB file.
+    model_cache: Path = Path("~/.cache/store-assistant/models").expanduser()
+    # Cost per 1,000 answers of an in-process model = its measured CPU-seconds at this price. The
+    # default is about an on-demand cloud vCPU-hour in 2026 (a 2-vCPU compute instance ~ $0.085/h).
+    core_hour_usd: float = 0.0425
     # Fine-tuned adapters and their registry; ships the store's trained adapter.
     models_dir: Path = PROJECT_DIR / "models"
     # The `finetuned` strategies' model; None means the registry's active adapter, as local/<name>.
@@ -97,9 +103,10 @@ _INTS = {"threads": (1, 64), "n_ctx": (256, 131072), "max_tokens": (1, 8192),
          "max_retries": (0, 10), "history_turns": (0, 50), "breaker_failures": (1, 100),
          "answer_log_days": (1, 3650)}
 _FLOATS = {"temperature": (0.0, 2.0), "repeat_penalty": (1.0, 2.0), "timeout_s": (0.1, 3600.0),
-           "queue_timeout_s": (0.1, 3600.0),
+           "queue_timeout_s": (0.1, 3600.0), "core_hour_usd": (0.0, 100.0),
            "breaker_cooldown_s": (0.0, 86400.0)}
-_PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv", "models_dir"}
+_PATHS = {"data_dir", "qdrant_path", "manuals_dir", "policies_dir", "inventory_csv", "models_dir",
+          "model_cache"}
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,
@@ -205,6 +212,9 @@ def _validated(settings: Settings) -> Settings:
                           f"https://, e.g. http://localhost:6333.")
     if settings.data_dir is None:
         raise ConfigError("Setting data_dir must not be empty; the default is ./data.")
+    if settings.model_cache is None:
+        raise ConfigError("Setting model_cache must not be empty; the default is "
+                          "~/.cache/store-assistant/models.")
     if settings.models_dir is None:
         raise ConfigError("Setting models_dir must not be empty; the default is ./models.")
     if settings.fallback_llm is not None and any(c.isspace() for c in settings.fallback_llm):

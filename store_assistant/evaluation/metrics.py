@@ -55,6 +55,8 @@ class Reply:
     error: str | None = None  # the model failed: every metric counts this answer as a failure
     path: str | None = None  # model | model+corrected | model+facts | fallback | data
     raw_text: str | None = None  # what the model wrote, before the guard (None: no model call)
+    cpu_s: float | None = None  # this process's CPU time for the answer (all threads)
+    rss_mb: float | None = None  # the process's resident memory right after the answer
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

@@ -47,9 +47,10 @@ _ARM_PROMPTS = {"pe-": ("guidelines.md", "cot.md", "few_shot.yaml"),
                 "rag-": ("guidelines.md", "rag.md"), "control-": ("guidelines.md", "rag.md"),
                 "finetuned": ("finetuned.md", "guidelines.md", "rag.md")}
 # Files whose content decides what an arm answers; any change re-answers that arm's cases.
-# Globs under the package: everything on the answering path.
-_CODE = ("answering/*.py", "inference/*.py", "templates.py", "store/knowledge.py",
-         "store/inventory.py")
+# Globs under the package: everything on the answering path. (Not the catalog and the adapter
+# registry: the model's name and its file's pinned hash are in the answer's key instead.)
+_CODE = ("answering/*.py", "inference/gateway.py", "inference/local.py", "inference/breaker.py",
+         "templates.py", "store/knowledge.py", "store/inventory.py")
 
 
 def parse_arms(text: str | Iterable[str]) -> list[str]:
@@ -64,6 +65,23 @@ def parse_arms(text: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def parse_models(text: str | None) -> list[str] | None:
+    """'local/smollm2-135m,qwen2.5-coder-0.5b' -> litellm strings (a bare catalog name gets
+    local/), each checked now: a typo fails before an hour of answering, not after."""
+    if text is None:
+        return None
+    from store_assistant.inference.catalog import CATALOG
+    from store_assistant.inference.gateway import check_model
+
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise ConfigError("--models needs at least one model, e.g. local/smollm2-135m.")
+    models = [f"local/{m}" if m in CATALOG else m for m in names]
+    for model in models:
+        check_model(model)
+    return list(dict.fromkeys(models))
+
+
 @dataclass
 class EvalConfig:
     arms: list[str] = field(default_factory=lambda: list(GATE_ARMS))
@@ -72,6 +90,9 @@ class EvalConfig:
     tags: list[str] | None = None
     repeats: int = 1
     model: str | None = None
+    # The model ladder: every arm on each of these models (arms named "<arm>@<model>"); the
+    # finetuned arms run on a model that has an adapter trained on it, and are skipped elsewhere.
+    models: list[str] | None = None
     judge: str | None = None
     cases_dir: Path = CASES_DIR
     runs_dir: Path = RUNS_DIR
@@ -82,6 +103,9 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise ConfigError(f"--repeats must be at least 1, got {self.repeats}.")
+        if self.models and (self.model or self.freshness):
+            raise ConfigError("--models runs each arm on every model listed: use it without "
+                              "--model and --freshness.")
         if self.split not in (None, "dev", "heldout"):
             raise ConfigError(f"--split must be dev or heldout, got {self.split!r}.")
 
@@ -106,11 +130,56 @@ def arm_hash(arm: str, settings: Settings) -> str:
 
 def _adapter(arm: str, settings: Settings) -> str | None:
     """A fine-tuned arm's adapter hash: retraining under the same name re-answers its cases."""
-    if not arm.startswith("finetuned") or settings.finetuned_llm:
+    if not arm.startswith("finetuned"):
         return None
-    from store_assistant.inference.models import active_model, load_registry
+    from store_assistant.answering.finetuned import tuned_model
+    from store_assistant.inference.models import load_registry
 
-    return load_registry(settings)["models"][active_model(settings)]["adapter_sha256"]
+    entry = load_registry(settings)["models"].get(tuned_model(settings).removeprefix("local/"))
+    return entry["adapter_sha256"] if entry else None
+
+
+def model_pin(model: str) -> str | None:
+    """The pinned SHA-256 of a catalog model's file: new weights under the same name re-answer."""
+    from store_assistant.inference.catalog import CATALOG
+
+    entry = CATALOG.get(model.removeprefix("local/")) if model.startswith("local/") else None
+    return entry.sha256 if entry else None
+
+
+def short_model(model: str) -> str:
+    """'local/qwen2.5-coder-0.5b' -> 'qwen2.5-coder-0.5b'; 'ollama/llama3.2' stays as it is."""
+    return model.removeprefix("local/")
+
+
+def rungs(settings: Settings, arms: list[str], models: list[str] | None,
+          model: str | None = None) -> list[tuple[str, str, Settings, str | None]]:
+    """(label, arm, settings, model) for every arm on every model of the ladder, model by model.
+
+    Without a ladder each arm runs once under its own name. With one, an arm becomes
+    "<arm>@<model>"; the control arms (no model) run once; a finetuned arm runs on a model only
+    with an adapter trained on that model (the active one if it is, else the newest)."""
+    if not models:
+        return [(arm, arm, settings, model) for arm in arms]
+    from store_assistant.inference.models import load_registry
+
+    adapters = load_registry(settings)
+    out = []
+    for llm in models:
+        for arm in arms:
+            if arm in CONTROL_ARMS:
+                continue
+            at = settings
+            if arm.startswith("finetuned"):
+                on_base = [name for name, e in adapters["models"].items()
+                           if e["base"] == short_model(llm)]
+                if not on_base:
+                    continue
+                chosen = adapters["active"] if adapters["active"] in on_base else on_base[-1]
+                at = settings.replace(finetuned_llm=f"local/{chosen}")
+            out.append((f"{arm}@{short_model(llm)}", arm, at, llm))
+    out += [(arm, arm, settings, None) for arm in arms if arm in CONTROL_ARMS]
+    return out
 
 
 def data_version(settings: Settings) -> str:
@@ -139,40 +208,46 @@ def world_for(settings: Settings) -> World:
 
 def answer_cases(settings: Settings, arms: list[str], cases: list[GoldenCase], repeats: int,
                  cache: AnswerCache, model: str | None = None,
-                 progress: Callable[[str, bool], None] | None = None) -> list[Reply]:
-    """Every (arm, case, repeat), from the cache when the key matches, else from the arm."""
+                 progress: Callable[[str, bool], None] | None = None,
+                 models: list[str] | None = None) -> list[Reply]:
+    """Every (arm, case, repeat), from the cache when the key matches, else from the arm; with
+    `models`, every arm on each model (see `rungs`)."""
     from store_assistant.inference.gateway import Gateway
+    from store_assistant.inference.local import RUNTIME
     from store_assistant.answering.strategies import build_strategy
 
     if not inventory_path(settings).exists():
         raise DataError(f"No store data in {settings.data_dir}. Run `make data` or "
                         f"`store-assistant ingest` first.")
-    gateway = Gateway(settings, model)
     version = data_version(settings)
-    replies = []
-    for arm in arms:
-        strategy = build_strategy(arm, gateway, settings, today=AS_OF)
-        config = arm_hash(arm, settings)
+    replies, previous = [], None
+    for label, arm, at, llm in rungs(settings, arms, models, model):
+        if models and llm != previous:
+            RUNTIME.close()  # one model in memory at a time: each rung's RSS is its own
+            previous = llm
+        strategy = build_strategy(arm, Gateway(at, llm), at, today=AS_OF)
+        config = arm_hash(arm, at)
+        served = strategy.gateway.model
         for case in cases:
             for repeat in range(repeats):
-                key = _sha(config, strategy.gateway.model, case_key(case), version, repeat)
+                key = _sha(config, served, model_pin(served), case_key(case), version, repeat)
                 cached = cache.get(key)
                 if cached is not None and "raw_text" not in cached:
                     cached = None  # cached before the model's own text was kept: ask again
                 if cached is not None:
-                    replies.append(Reply(**cached))
+                    replies.append(Reply(**{**cached, "arm": label}))
                 else:
-                    reply = _ask(strategy, arm, case, repeat, strategy.gateway.model)
+                    reply = _ask(strategy, label, case, repeat, served)
                     if reply.error is None:  # failures are retried on the next run
                         cache.put(key, reply.to_dict())
                     replies.append(reply)
                 if progress:
-                    progress(arm, cached is not None)
+                    progress(label, cached is not None)
     return replies
 
 
 def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         stream = strategy.stream(case.question, list(case.history))
         for _ in stream:
@@ -185,7 +260,20 @@ def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply
                  sources=[s.id for s in answer.sources], retrieved=list(answer.retrieved),
                  latency_ms=answer.latency_ms, ttft_ms=answer.ttft_ms, usage=dict(answer.usage),
                  cost_usd=answer.cost_usd, flags=list(answer.flags), path=answer.path,
-                 raw_text=None if answer.path == "data" else answer.raw_text)
+                 raw_text=None if answer.path == "data" else answer.raw_text,
+                 cpu_s=time.process_time() - cpu, rss_mb=_rss_mb())
+
+
+def _rss_mb() -> float | None:
+    """Resident memory now (Linux /proc); None where there is no /proc."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def training_records(settings: Settings) -> list[dict]:
@@ -256,8 +344,10 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
     # Latency, tokens and cost of the answers the model wrote; answers built from data (no model
     # call, milliseconds) are kept apart, or they would make an arm look fast by not asking it.
     perf: dict[str, dict[str, list]] = {a: {"latency_ms": [], "ttft_ms": [], "tokens": [],
-                                            "cost_usd": []} for a in arms}
-    perf_data: dict[str, dict[str, list]] = {a: {"latency_ms": []} for a in arms}
+                                            "prompt_tokens": [], "cost_usd": [], "cpu_s": [],
+                                            "rss_mb": []} for a in arms}
+    perf_data: dict[str, dict[str, list]] = {a: {"latency_ms": [], "cpu_s": []} for a in arms}
+    models: dict[str, str] = {}
     paths: dict[str, dict[str, str]] = {a: {} for a in arms}
     for reply, scores in scored:
         if reply.repeat == 0:
@@ -271,11 +361,16 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
                 failures[reply.arm][name] = failures[reply.arm].get(name, 0) + 1
         if reply.error is None and reply.path == "data":
             perf_data[reply.arm]["latency_ms"].append(reply.latency_ms)
+            perf_data[reply.arm]["cpu_s"].append(reply.cpu_s)
         elif reply.error is None:
+            models.setdefault(reply.arm, reply.model)
             perf[reply.arm]["latency_ms"].append(reply.latency_ms)
             perf[reply.arm]["ttft_ms"].append(reply.ttft_ms)
             perf[reply.arm]["tokens"].append(reply.usage.get("completion_tokens", 0))
+            perf[reply.arm]["prompt_tokens"].append(reply.usage.get("prompt_tokens", 0))
             perf[reply.arm]["cost_usd"].append(reply.cost_usd)
+            perf[reply.arm]["cpu_s"].append(reply.cpu_s)
+            perf[reply.arm]["rss_mb"].append(reply.rss_mb)
     values = {arm: {cid: {m: (sum(v) / len(v) if v else None) for m, v in ms.items()}
                     for cid, ms in per_case.items()} for arm, per_case in sums.items()}
     return {
@@ -296,6 +391,7 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
         "failures": failures,
         "perf": perf,
         "perf_data": perf_data,
+        "models": models,  # the model that wrote each arm's answers
         "paths": paths,
     }
 
@@ -317,7 +413,8 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
         check_model(config.judge)  # a typo fails now, not after an hour of answering
     cache = AnswerCache(config.cache_path or config.runs_dir / "cache.sqlite")
     started = datetime.now(timezone.utc)
-    total = len(arms) * len(cases) * config.repeats
+    plan = rungs(settings, arms, config.models, config.model)
+    total = len(plan) * len(cases) * config.repeats
     with tqdm(total=total, desc="answering", unit="answer", disable=not progress) as bar:
         hits = {"cached": 0}
 
@@ -326,18 +423,21 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
             bar.set_postfix(arm=arm, cached=hits["cached"])
             bar.update()
 
-        replies = answer_cases(settings, arms, cases, config.repeats, cache, config.model, tick)
+        replies = answer_cases(settings, arms, cases, config.repeats, cache, config.model, tick,
+                               config.models)
+    arms = [label for label, *_ in plan]  # with a ladder, "<arm>@<model>"
     world = world_for(settings)
     scored = score_all(cases, replies, world)
     if config.judge:
         judge(settings, config.judge, cases, scored, world, progress)
     meta = {"id": _run_id(started, arms, cases), "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "arms": arms, "model": config.model or settings.llm, "judge": config.judge,
+            "arms": arms, "model": config.model or settings.llm, "models": config.models,
+            "core_hour_usd": settings.core_hour_usd, "judge": config.judge,
             "split": config.split,
             "categories": config.categories, "tags": config.tags, "repeats": config.repeats,
             "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
-            "arm_hashes": {a: arm_hash(a, settings) for a in arms},
+            "arm_hashes": {label: arm_hash(arm, at) for label, arm, at, _ in plan},
             "commit": source_commit(), "cached_answers": hits["cached"], "answers": len(replies)}
     results = results_from(scored, cases, meta, training_records(settings))
     if config.cases_dir == CASES_DIR and LABELS_FILE.exists():
@@ -398,6 +498,8 @@ def baseline_name(run: dict) -> str:
     """The committed baseline a run is compared with: the CI gate subset, a split, or all cases."""
     if run.get("tags") == ["gate"]:
         return "gate"
+    if run.get("models"):
+        return "ladder"
     return run.get("split") or "all"
 
 

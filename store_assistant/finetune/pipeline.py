@@ -21,7 +21,8 @@ from typing import Any
 from store_assistant.files import atomic_folder, atomic_path
 from store_assistant.config import PROJECT_DIR, Settings
 from store_assistant.errors import ConfigError, ModelError
-from store_assistant.inference.models import load_registry, register, sha256_file
+from store_assistant.inference.catalog import sha256_file
+from store_assistant.inference.models import load_registry, register
 from store_assistant.finetune.train import TrainConfig, read_examples
 
 PARITY_PROMPTS = 12

@@ -114,10 +114,11 @@ class Gateway:
         RUNTIME.n_ctx, RUNTIME.threads = settings.n_ctx, settings.threads
         RUNTIME.repeat_penalty = settings.repeat_penalty
         RUNTIME.queue_timeout_s, RUNTIME.timeout_s = settings.queue_timeout_s, settings.timeout_s
+        RUNTIME.model_cache = settings.model_cache
         for name, path in settings.local_models.items():
             RUNTIME.register(name, path)
-        for name, (base, adapter) in tuned_models(settings).items():
-            RUNTIME.register(name, base, adapter)
+        for name, spec in tuned_models(settings).items():
+            RUNTIME.register(name, spec.gguf, spec.lora, spec.sha256, spec.fix)
         self.provider = check_model(self.model)
         self.is_local = self.provider == LOCAL_PROVIDER
         self.circuit = circuit_for(self.model, None if self.is_local else settings.api_base)

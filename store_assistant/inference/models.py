@@ -10,7 +10,6 @@ Written atomically; a hand-edited file that does not parse is a ConfigError nami
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 from store_assistant.files import write_atomic
 from store_assistant.config import Settings
 from store_assistant.errors import ConfigError, did_you_mean
-from store_assistant.inference.local import EMBEDDED_MODEL, embedded_model_path
+from store_assistant.inference.catalog import CATALOG, sha256_file
+from store_assistant.inference.local import LocalModelSpec
 
 REGISTRY_FILE = "registry.json"
 _REQUIRED = ("base", "adapter", "adapter_sha256")
@@ -109,26 +109,21 @@ def check(settings: Settings, entry: dict[str, Any]) -> str | None:
     return None
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tuned_models(settings: Settings) -> dict[str, tuple[Path, Path]]:
-    """{name: (base GGUF, adapter GGUF)} of every fine-tuned model in the registry."""
+def tuned_models(settings: Settings) -> dict[str, LocalModelSpec]:
+    """The base GGUF and adapter of every fine-tuned model in the registry. A catalog base is
+    checked against the catalog's hash when loaded."""
     models = {}
     for name, entry in load_registry(settings)["models"].items():
         base = entry["base"]
-        if base == EMBEDDED_MODEL:
-            base_path = embedded_model_path()
-        elif base in settings.local_models:
-            base_path = Path(settings.local_models[base])
+        adapter = adapter_path(settings, entry)
+        if base in settings.local_models:
+            models[name] = LocalModelSpec(Path(settings.local_models[base]), adapter)
+        elif base in CATALOG:
+            model = CATALOG[base]
+            models[name] = LocalModelSpec(model.path(settings.model_cache), adapter, model.sha256,
+                                          model.fix())
         else:
             raise ConfigError(f"Fine-tuned model {name!r} is built on {base!r}, which is neither "
-                              f"the embedded {EMBEDDED_MODEL} nor in [local_models] of "
+                              f"in the model catalog nor in [local_models] of "
                               f"store_assistant.toml. Register the base GGUF there.")
-        models[name] = (base_path, adapter_path(settings, entry))
     return models
