@@ -1,9 +1,11 @@
-"""Writes the README's results section, and its full scorecard, from the committed heldout run.
+"""Writes the README's results and model-ladder sections, and their full scorecards, from the
+committed heldout and ladder runs.
 
-The figures are never typed: `eval/baselines/heldout.json` is a real run's results (made with
-`store-assistant eval --split heldout --update-baseline`, naming its commit), and this script
-renders them between the README's `<!-- results -->` markers and into
-bench/results/scorecard-heldout.md. `pytest` fails when either is stale.
+The figures are never typed: `eval/baselines/heldout.json` and `eval/baselines/ladder.json` are
+real runs' results (made with `store-assistant eval --split heldout [--models ...]
+--update-baseline`, naming their commit), and this script renders them between the README's
+`<!-- results -->` and `<!-- ladder -->` markers and into bench/results/scorecard-heldout.md and
+scorecard-ladder.md. `pytest` fails when any of them is stale.
 
     .venv/bin/python eval/readme_results.py          # rewrite both
     .venv/bin/python eval/readme_results.py --check  # exit 1 if either is out of date
@@ -16,7 +18,8 @@ import sys
 from pathlib import Path
 
 from store_assistant.evaluation.agreement import summary
-from store_assistant.evaluation.report import markdown_table, main_table, taught_table, to_markdown
+from store_assistant.evaluation.report import (inference_table, markdown_table, main_table,
+                                               pick_text, taught_table, to_markdown)
 from store_assistant.evaluation.scorecard import scorecard
 from store_assistant.files import write_atomic
 
@@ -24,7 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "eval" / "baselines" / "heldout.json"
 README = ROOT / "README.md"
 SCORECARD = ROOT / "bench" / "results" / "scorecard-heldout.md"
+LADDER = ROOT / "eval" / "baselines" / "ladder.json"
+LADDER_SCORECARD = ROOT / "bench" / "results" / "scorecard-ladder.md"
 START, END = "<!-- results -->", "<!-- /results -->"
+LADDER_START, LADDER_END = "<!-- ladder -->", "<!-- /ladder -->"
+LADDER_COLUMNS = ("arm", "correct", "correct when the model was asked", "p50 ms", "p95 ms",
+                  "TTFT p50 ms", "prompt tok/s", "generation tok/s", "peak RSS MB",
+                  "$ / 1k answers")
 COLUMNS = ("arm", "correct", "model asked (cases)", "correct when the model was asked",
            "facts the model wrote", "paths", "p50 ms (model)")
 
@@ -53,15 +62,41 @@ def section(results: dict) -> str:
     return "\n".join(parts)
 
 
+def ladder_section(results: dict) -> str:
+    card = scorecard(results)
+    run = card["run"]
+    rows = [{k: row[k] for k in LADDER_COLUMNS} for row in inference_table(card)]
+    parts = [f"**The model ladder on the heldout split** ({run['cases']} cases, models "
+             f"{', '.join(f'`{m}`' for m in run['models'])}, run `{run['id']}` on commit "
+             f"`{(run.get('commit') or 'unknown')[:12]}`, {run['finished'][:10]}, this project's "
+             f"2-core machine; full scorecard: `bench/results/scorecard-ladder.md`). Latency, "
+             f"time to first token and tokens/s are over the answers the model wrote; $ / 1k "
+             f"answers is the CPU-seconds of all answers at ${run['core_hour_usd']:g} per "
+             f"core-hour. The finetuned arm runs only on the model its adapter was trained on.",
+             "", markdown_table(rows).rstrip("\n"), "", pick_text(card).rstrip("\n"), ""]
+    if card["against_controls"]:
+        parts += ["Against the controls:", ""]
+        parts += [f"- {line}" for line in card["against_controls"]] + [""]
+    return "\n".join(parts)
+
+
+def _between(text: str, start: str, end: str, body: str) -> str:
+    head, found, rest = text.partition(start)
+    _, closed, tail = rest.partition(end)
+    if not found or not closed:
+        raise SystemExit(f"README.md has no {start} ... {end} markers")
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def outputs() -> dict[Path, str]:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
-    readme = README.read_text(encoding="utf-8")
-    head, start, rest = readme.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise SystemExit(f"README.md has no {START} ... {END} markers")
-    return {README: f"{head}{START}\n{section(results)}\n{END}{tail}",
-            SCORECARD: to_markdown(scorecard(results))}
+    readme = _between(README.read_text(encoding="utf-8"), START, END, section(results))
+    out = {SCORECARD: to_markdown(scorecard(results))}
+    if LADDER.exists():
+        ladder = json.loads(LADDER.read_text(encoding="utf-8"))
+        readme = _between(readme, LADDER_START, LADDER_END, ladder_section(ladder))
+        out[LADDER_SCORECARD] = to_markdown(scorecard(ladder))
+    return {README: readme, **out}
 
 
 def main() -> None:

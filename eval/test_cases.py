@@ -271,3 +271,20 @@ def test_the_hand_labels_are_enough_and_spread(cases):
     assert {category[label.case] for label in labels} == set(CATEGORIES)
     pairs = [(label.case, label.arm) for label in labels]
     assert len(pairs) == len(set(pairs)), "a (case, arm) is labelled twice"
+
+
+def test_the_default_model_is_the_ladders_winner():
+    """eval/baselines/ladder.json is a heldout run of >= 3 models under pe-zero-shot, rag-hybrid
+    and finetuned+rag (where an adapter exists), and the product's default model is the one the
+    stated rule picks from it (scorecard.default_pick), not a choice typed into the code."""
+    from store_assistant.config import DEFAULT_LLM
+    from store_assistant.evaluation.scorecard import scorecard
+
+    results = json.loads((PROJECT_DIR / "eval" / "baselines" / "ladder.json").read_text("utf-8"))
+    run = results["run"]
+    assert run["split"] == "heldout" and run.get("commit") and len(run["models"]) >= 3
+    for model in run["models"]:
+        short = model.removeprefix("local/")
+        assert {f"pe-zero-shot@{short}", f"rag-hybrid@{short}"} <= set(run["arms"])
+    assert any(arm.startswith("finetuned+rag@") for arm in run["arms"])
+    assert scorecard(results)["default_pick"]["model"] == DEFAULT_LLM

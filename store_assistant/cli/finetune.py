@@ -30,11 +30,14 @@ def register(commands: Any) -> None:
     model = commands.add_parser("model", help="models: list, fetch, train an adapter, use it")
     model_actions = model.add_subparsers(dest="action", required=True)
     train = model_actions.add_parser(
-        "train", help="LoRA on the embedded model -> GGUF adapter, parity-checked and registered")
+        "train", help="LoRA on a catalog model -> GGUF adapter, parity-checked and registered")
     train.add_argument("--config", type=Path, default=None,
                        help="TOML file listing settings that differ from the defaults "
                             "(e.g. finetune_data/configs/default.toml)")
     train.add_argument("--name", default=None, help="register as this name (default volt-lora)")
+    train.add_argument("--base", default=None,
+                       help="catalog model to train on (default smollm2-135m; e.g. "
+                            "qwen2.5-coder-0.5b after `model fetch`)")
     train.add_argument("--max-steps", type=int, default=None, help="stop after N steps (a trial)")
     train.add_argument("--max-examples", type=int, default=None,
                        help="train on the first N examples only")
@@ -72,7 +75,7 @@ def _model_train(args: argparse.Namespace) -> int:
     from store_assistant.finetune.train import load_config
 
     settings = load_settings()
-    config = load_config(args.config, name=args.name, max_steps=args.max_steps,
+    config = load_config(args.config, name=args.name, base=args.base, max_steps=args.max_steps,
                          max_examples=args.max_examples, threads=settings.threads)
     from store_assistant.finetune.pipeline import train_model  # torch: only when training
 

@@ -89,6 +89,37 @@ def main_table(card: dict) -> list[dict[str, str]]:
     return out
 
 
+def inference_table(card: dict) -> list[dict[str, str]]:
+    """What each arm's answers cost: speed, memory and dollars, next to its accuracy."""
+    return [{"arm": row["arm"], "model": row.get("model") or "n/a",
+             "correct": _fmt(row["correct"]),
+             "correct when the model was asked": _fmt(row.get("correct_model")),
+             "p50 ms": _ms(row["latency_p50_ms"]), "p95 ms": _ms(row["latency_p95_ms"]),
+             "TTFT p50 ms": _ms(row["ttft_p50_ms"]),
+             "prompt tok/s": _fmt(row.get("prompt_tps_p50"), 0),
+             "generation tok/s": _fmt(row.get("gen_tps_p50"), 1),
+             "peak RSS MB": _fmt(row.get("peak_rss_mb"), 0),
+             "CPU s / answer": _fmt(row.get("cpu_s_mean"), 2),
+             "$ / 1k answers": _fmt(row.get("cost_per_1k_usd"), 3)} for row in card["rows"]]
+
+
+def _price(run: dict) -> str:
+    price = run.get("core_hour_usd")
+    return "a price per core-hour this run did not record" if price is None else \
+        f"${price:g} per core-hour"
+
+
+def pick_text(card: dict) -> str:
+    pick = card.get("default_pick")
+    if not pick:
+        return ""
+    if not pick["arm"]:
+        return f"No default: {pick['reason']}.\n"
+    return (f"**Default by the rule: `{pick['model']}`** ({pick['arm']}, correct "
+            f"{_fmt(pick['correct'])}, p95 {_ms(pick['latency_p95_ms'])} ms). Rule: accuracy first, "
+            f"then the fastest model within the staff latency budget. {pick['reason']}.\n")
+
+
 def markdown_table(rows: list[dict[str, str]]) -> str:
     if not rows:
         return "(none)\n"
@@ -112,7 +143,15 @@ def to_markdown(card: dict) -> str:
                   "correct when the model was asked": _fmt(s.get("correct_model")),
                   "fact accuracy": _fmt(s["fact_accuracy"]), "p50 ms": _ms(s["latency_p50_ms"])}
                  for s in card["ladder"]]),
-             "## Correct by category\n", markdown_table(category_table(card))]
+             "## Inference cost per arm\n",
+             f"Speeds are medians over the model's answers (prompt tokens / time to first token; "
+             f"generated tokens / the rest). Peak RSS is the largest resident memory after an "
+             f"answer, one model loaded at a time. $ / 1k answers: a remote model's token price, "
+             f"or an in-process model's CPU-seconds at {_price(card['run'])}.\n",
+             markdown_table(inference_table(card))]
+    if card.get("default_pick"):
+        parts += ["## The default model\n", pick_text(card)]
+    parts += ["## Correct by category\n", markdown_table(category_table(card))]
     if card.get("taught"):
         parts += ["## Taught and untaught heldout cases\n",
                   "Taught: every fact the case asks for is in an answer of the fine-tuning data "
@@ -248,6 +287,25 @@ def _tradeoff(card: dict) -> str:
     return _svg(parts)
 
 
+def _cost(card: dict) -> str:
+    """Dollars per 1,000 answers (x) against share correct (y), one dot per arm with a price."""
+    rows = [r for r in card["rows"] if r.get("cost_per_1k_usd") is not None
+            and r["correct"]["mean"] is not None and r.get("model")]
+    if len(rows) < 2:
+        return ""
+    top = max(r["cost_per_1k_usd"] for r in rows) * 1.15 or 1.0
+    parts = [_axes("Cost vs accuracy (up and left is better)", "0", "1"),
+             f'<text x="{_W - _PAD}" y="{_H - _PAD + 30}" font-size="11" text-anchor="end">'
+             f'$ per 1,000 answers (axis to {top:,.3f})</text>']
+    for i, row in enumerate(rows):
+        x = _PAD + row["cost_per_1k_usd"] / top * (_W - 2 * _PAD)
+        y = _H - _PAD - row["correct"]["mean"] * (_H - 2 * _PAD)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{_COLOURS[i % len(_COLOURS)]}">'
+                     f'<title>{escape(row["arm"])}</title></circle>'
+                     f'<text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="11">{escape(row["arm"])}</text>')
+    return _svg(parts)
+
+
 def _ladder(card: dict) -> str:
     steps = [s for s in card["ladder"] if s["correct"]["mean"] is not None]
     if not steps:
@@ -305,8 +363,10 @@ def to_html(card: dict) -> str:
         f"bootstrap CIs; deltas are paired over the same cases.</p>",
         _bars(card, "correct", "Share of answers fully correct, 95% CI"),
         _bars(card, "fact_accuracy", "Fact accuracy, 95% CI"),
-        _tradeoff(card), _ladder(card),
+        _tradeoff(card), _cost(card), _ladder(card),
         "<h2>Arms</h2>", _table(main_table(card)),
+        "<h2>Inference cost per arm</h2>", _table(inference_table(card)),
+        f"<p>{escape(pick_text(card))}</p>" if card.get("default_pick") else "",
         "<h2>Correct by category x arm</h2>", _table(category_table(card), heat=True),
     ]
     if card.get("taught"):

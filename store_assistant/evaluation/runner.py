@@ -132,10 +132,11 @@ def _adapter(arm: str, settings: Settings) -> str | None:
     """A fine-tuned arm's adapter hash: retraining under the same name re-answers its cases."""
     if not arm.startswith("finetuned"):
         return None
-    from store_assistant.answering.finetuned import tuned_model
-    from store_assistant.inference.models import load_registry
+    from store_assistant.inference.models import active_model, load_registry
 
-    entry = load_registry(settings)["models"].get(tuned_model(settings).removeprefix("local/"))
+    name = (settings.finetuned_llm.removeprefix("local/") if settings.finetuned_llm
+            else active_model(settings))
+    entry = load_registry(settings)["models"].get(name)
     return entry["adapter_sha256"] if entry else None
 
 

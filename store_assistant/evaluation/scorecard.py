@@ -28,6 +28,9 @@ FACT_CATEGORIES = ("price", "stock", "promotion")
 # What may not fall below the baseline's CI: the answers, the model's own part of them, retrieval.
 GATED = ("correct", "fact_accuracy", "model_facts", "hit_at_5")
 RESAMPLES = 2000
+# The rule that picks the default model from a ladder run: staff wait at most this long for 95% of
+# rag-hybrid answers on the machine the run was made on (the model ladder issue's suggestion).
+LATENCY_BUDGET_MS = 12_000
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -118,9 +121,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
         row["ttft_p50_ms"] = percentile(perf.get("ttft_ms", []), 50)
         tokens = perf.get("tokens", [])
         row["tokens_mean"] = float(np.mean(tokens)) if tokens else None
-        costs = perf.get("cost_usd", [])
-        row["cost_per_1k_usd"] = (None if not costs or any(c is None for c in costs)
-                                  else float(np.mean(costs)) * 1000)
+        row.update(_inference(results, arm))
         if arm != reference:
             row["vs_reference"] = {
                 "arm": reference,
@@ -149,6 +150,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
         rows.append(row)
     return {"run": results["run"], "reference_arm": reference, "rows": rows,
             "categories": _categories(results, arms), "ladder": _ladder(rows),
+            "default_pick": default_pick(rows, results),
             "targets": _targets(results, arms), "regressions": regressions(rows),
             "against_controls": against_controls(rows), "taught": _taught(results, arms),
             "baseline_problems": stale_baseline(results, baseline),
@@ -157,6 +159,63 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
 
 
 PATHS = ("model", "model+corrected", "model+facts", "fallback", "data", "error")
+
+
+def _inference(results: dict, arm: str) -> dict:
+    """What an arm's answers cost to make: speeds from each model answer's own timings, memory,
+    and dollars per 1,000 answers. A remote model's dollars are litellm's price for its tokens; an
+    in-process model's are the CPU-seconds this process spent on the answers (retrieval included,
+    answers built from data included) at the run's price per core-hour."""
+    perf = results["perf"].get(arm, {})
+    data = results.get("perf_data", {}).get(arm, {})
+    model = results.get("models", {}).get(arm)
+    prompt_tps, gen_tps = [], []
+    for latency, ttft, prompt, tokens in zip(perf.get("latency_ms", []), perf.get("ttft_ms", []),
+                                             perf.get("prompt_tokens", []), perf.get("tokens", [])):
+        if ttft and prompt:
+            prompt_tps.append(prompt / (ttft / 1000))
+        if ttft and latency and latency > ttft and tokens and tokens > 1:
+            gen_tps.append((tokens - 1) / ((latency - ttft) / 1000))
+    cpu = [c for c in [*perf.get("cpu_s", []), *data.get("cpu_s", [])] if c is not None]
+    rss = [r for r in perf.get("rss_mb", []) if r is not None]
+    dollars = perf.get("cost_usd", [])
+    price = results["run"].get("core_hour_usd")
+    if model and model.startswith("local/"):
+        cost = float(np.mean(cpu)) * price / 3600 * 1000 if cpu and price is not None else None
+    else:
+        cost = None if not dollars or any(c is None for c in dollars) else float(np.mean(dollars)) * 1000
+    return {"model": model, "prompt_tps_p50": percentile(prompt_tps, 50),
+            "gen_tps_p50": percentile(gen_tps, 50),
+            "cpu_s_mean": float(np.mean(cpu)) if cpu else None,
+            "peak_rss_mb": max(rss) if rss else None, "cost_per_1k_usd": cost}
+
+
+def default_pick(rows: list[dict], results: dict, budget_ms: float = LATENCY_BUDGET_MS) -> dict | None:
+    """The ladder's winner by the stated rule: among the models whose rag-hybrid answers meet the
+    latency budget at p95, the most accurate on `correct`; a model whose paired difference to it
+    has a CI reaching 0 is as accurate, and the fastest (p95) of those wins. None without a ladder."""
+    candidates = [r for r in rows if r["arm"].startswith(f"{TARGET_ARM}@")
+                  and r["correct"]["mean"] is not None]
+    if not candidates:
+        return None
+    within = [r for r in candidates if r["latency_p95_ms"] is not None
+              and r["latency_p95_ms"] <= budget_ms]
+    if not within:
+        return {"arm": None, "model": None, "budget_ms": budget_ms,
+                "reason": f"no model answers rag-hybrid within {budget_ms / 1000:.0f} s at p95"}
+    best = max(within, key=lambda r: r["correct"]["mean"])
+    tied = [r for r in within if r is best or (paired(_values(results, r["arm"], "correct"),
+                                                     _values(results, best["arm"], "correct"))
+                                               or {}).get("hi", -1) >= 0]
+    pick = min(tied, key=lambda r: r["latency_p95_ms"])
+    over = [r["arm"] for r in candidates if r not in within]
+    return {"arm": pick["arm"], "model": pick["model"], "budget_ms": budget_ms,
+            "correct": pick["correct"], "latency_p95_ms": pick["latency_p95_ms"],
+            "as_accurate": [r["arm"] for r in tied], "over_budget": over,
+            "reason": (f"most accurate within p95 <= {budget_ms / 1000:.0f} s: {best['arm']} "
+                       f"({best['correct']['mean']:.3f}); as accurate (paired CI reaches 0): "
+                       f"{', '.join(r['arm'] for r in tied)}; the fastest of those at p95 wins"
+                       + (f"; over budget: {', '.join(over)}" if over else ""))}
 
 
 def _by_path(results: dict, arm: str) -> dict:
@@ -209,11 +268,15 @@ def _categories(results: dict, arms: list[str]) -> dict:
 
 
 def _ladder(rows: list[dict]) -> list[dict]:
+    """The additive ladder's steps; in a model-ladder run, one ladder per model."""
     by_arm = {r["arm"]: r for r in rows}
+    models = list(dict.fromkeys(r["arm"].partition("@")[2] for r in rows))
     steps = []
-    for label, candidates in LADDER:
-        arm = next((a for a in candidates if a in by_arm), None)
+    for model, (label, candidates) in ((m, step) for m in models for step in LADDER):
+        suffix = f"@{model}" if model else ""
+        arm = next((a + suffix for a in candidates if a + suffix in by_arm), None)
         if arm:
+            label = f"{label} ({model})" if model else label
             steps.append({"step": label, "arm": arm, "correct": by_arm[arm]["correct"],
                           "correct_model": by_arm[arm]["correct_model"],
                           "fact_accuracy": by_arm[arm]["fact_accuracy"],

@@ -1,11 +1,12 @@
-"""A trained LoRA as a GGUF adapter that llama.cpp applies to the Q4_1 base, and the parity check
-that the served model answers like the trained one.
+"""A trained LoRA as a GGUF adapter that llama.cpp applies to the quantized base, and the parity
+check that the served model answers like the trained one.
 
-The adapter holds each projection's A (rank x in) and B (out x rank) in f16. llama.cpp stores the
-q and k projections with the rows of each head interleaved differently from transformers (the
-rotary-embedding layout), so B's rows are permuted for them; forgetting that fails silently, with a
-few answers changed, which is what `parity` catches. Merging the adapter into the base and
-re-quantizing to Q4_1 instead would erase the fine-tune.
+The adapter holds each projection's A (rank x in) and B (out x rank) in f16. For the llama
+architecture (SmolLM2) llama.cpp stores the q and k projections with the rows of each head
+interleaved differently from transformers (the rotary-embedding layout), so B's rows are permuted
+for them; forgetting that fails silently, with a few answers changed, which is what `parity`
+catches. qwen2 (Qwen2.5) keeps transformers' order, so nothing is permuted there. Merging the
+adapter into the base and re-quantizing instead would erase the fine-tune.
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ def from_llama_cpp(rows: np.ndarray, heads: int) -> np.ndarray:
             .swapaxes(1, 2).reshape(rows.shape))
 
 
+# Architectures whose GGUF conversion permutes the q/k rows (convert_hf_to_gguf's LlamaModel).
+PERMUTED = {"llama"}
+SUPPORTED = {"llama", "qwen2"}
+
+
 def _heads(model_config: Any, projection: str) -> int | None:
+    """Heads to un-interleave for this projection's rows, or None (nothing to permute)."""
+    if model_config.model_type not in PERMUTED:
+        return None
     if projection == "q_proj":
         return model_config.num_attention_heads
     if projection == "k_proj":
@@ -62,8 +71,11 @@ def write_adapter(model: Any, path: Path, alpha: float) -> None:
     if not pairs:
         raise ValueError("the model has no LoRA layers to export")
     config = model.get_base_model().config
+    if config.model_type not in SUPPORTED:
+        raise ValueError(f"cannot export a LoRA for the {config.model_type} architecture "
+                         f"(supported: {', '.join(sorted(SUPPORTED))})")
     with atomic_path(path) as tmp:
-        writer = gguf.GGUFWriter(str(tmp), arch="llama")
+        writer = gguf.GGUFWriter(str(tmp), arch=config.model_type)
         writer.add_string("general.type", "adapter")
         writer.add_string("adapter.type", "lora")
         writer.add_float32("adapter.lora.alpha", float(alpha))

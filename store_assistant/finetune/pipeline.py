@@ -29,11 +29,12 @@ PARITY_PROMPTS = 12
 PARITY_TOKENS = 40
 
 
-def base_model_file(settings: Settings) -> tuple[str, Path]:
-    """The base every adapter here is trained on: the embedded SmolLM2 GGUF."""
-    from store_assistant.inference.local import EMBEDDED_MODEL, embedded_model_path
+def base_model_file(settings: Settings, base: str) -> tuple[str, Path]:
+    """The catalog model an adapter is trained on, its file verified against the pinned hash."""
+    from store_assistant.inference.catalog import catalog_model, verified
 
-    return EMBEDDED_MODEL, embedded_model_path()
+    model = catalog_model(base)
+    return base, verified(model.path(settings.model_cache), model.sha256, model.fix())
 
 
 def train_model(settings: Settings, config: TrainConfig, command: str = "",
@@ -47,7 +48,7 @@ def train_model(settings: Settings, config: TrainConfig, command: str = "",
     if config.name in registry["models"] and not replace:
         raise ConfigError(f"A fine-tuned model named {config.name!r} is registered already. "
                           f"Choose another --name, or pass --replace to overwrite it.")
-    base_name, base_path = base_model_file(settings)
+    base_name, base_path = base_model_file(settings, config.base)
     valid = read_examples(config.valid_file)  # checked now too, not after training
 
     model, tokenizer, result = train(config, base_path, progress=progress)

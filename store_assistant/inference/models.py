@@ -17,7 +17,7 @@ from typing import Any
 from store_assistant.files import write_atomic
 from store_assistant.config import Settings
 from store_assistant.errors import ConfigError, did_you_mean
-from store_assistant.inference.catalog import CATALOG, sha256_file
+from store_assistant.inference.catalog import CATALOG, is_present, sha256_file
 from store_assistant.inference.local import LocalModelSpec
 
 REGISTRY_FILE = "registry.json"
@@ -126,4 +126,19 @@ def tuned_models(settings: Settings) -> dict[str, LocalModelSpec]:
             raise ConfigError(f"Fine-tuned model {name!r} is built on {base!r}, which is neither "
                               f"in the model catalog nor in [local_models] of "
                               f"store_assistant.toml. Register the base GGUF there.")
+    return models
+
+
+def servable_models(settings: Settings) -> dict[str, str]:
+    """{litellm string: label} of the base models this machine can answer with now: the
+    configured one first, then every catalog model that is here, then [local_models]."""
+    models = {settings.llm: "configured"}
+    for name, model in CATALOG.items():
+        if is_present(model, settings.model_cache):
+            models.setdefault(f"local/{name}", f"{model.params} {model.quantization}")
+    for name in settings.local_models:
+        models.setdefault(f"local/{name}", "your GGUF")
+    if settings.llm.startswith("local/") and settings.llm[6:] in CATALOG:
+        model = CATALOG[settings.llm[6:]]
+        models[settings.llm] = f"{model.params} {model.quantization}, configured"
     return models

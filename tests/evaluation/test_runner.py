@@ -256,3 +256,28 @@ def test_an_arm_is_re_answered_only_when_its_own_prompts_change(store_settings, 
     (fake_package / "prompts" / "cot.md").write_text("Think differently.")
     assert arm_hash("pe-cot", store_settings) != before["pe-cot"]
     assert arm_hash("rag-hybrid", store_settings) == before["rag-hybrid"]
+
+
+def test_a_model_ladder_runs_each_arm_on_each_model(store_settings, cases_dir, tmp_path) -> None:
+    from store_assistant.inference.local import embedded_model_path
+
+    # A second model: the same weights under another name (fast here; a real ladder adds Qwen).
+    settings = store_settings.replace(local_models={"copy": str(embedded_model_path())})
+    ladder = evaluation.parse_models("smollm2-135m,local/copy")
+    assert ladder == ["local/smollm2-135m", "local/copy"]
+    folder = run_eval(settings, config(cases_dir, tmp_path, arms=["rag-hybrid", "finetuned+rag"],
+                                       models=ladder, controls=True), progress=False)
+    results = json.loads((folder / "results.json").read_text())
+    # finetuned+rag has an adapter only on the embedded model; the controls have no model
+    assert results["arms"] == ["rag-hybrid@smollm2-135m", "finetuned+rag@smollm2-135m",
+                               "rag-hybrid@copy", "control-null", "control-extractive"]
+    assert results["models"]["rag-hybrid@copy"] == "local/copy"
+    assert results["models"]["finetuned+rag@smollm2-135m"] == "local/volt-lora"
+    assert evaluation.baseline_name(results["run"]) == "ladder"
+    perf = results["perf"]["rag-hybrid@copy"]
+    assert perf["cpu_s"] and all(c > 0 for c in perf["cpu_s"])
+    assert all(r > 100 for r in perf["rss_mb"])  # MB: a loaded model is never this small
+    scorecard = (folder / "scorecard.md").read_text()
+    assert "## Inference cost per arm" in scorecard and "## The default model" in scorecard
+    with pytest.raises(ConfigError, match="Unknown model|No local model"):
+        evaluation.parse_models("smollm2-135m,local/nonesuch")

@@ -205,3 +205,53 @@ def test_taught_and_untaught_heldout_cases_are_reported_apart() -> None:
     assert rag["taught"]["n"] == 2 and rag["untaught"]["mean"] == pytest.approx(3 / 4)
     assert "## Taught and untaught heldout cases" in to_markdown(card)
     assert scorecard(results())["taught"] == []  # no tags, no table
+
+
+def ladder_results(correct_small: list[int], correct_big: list[int], p95_big: float) -> dict:
+    """rag-hybrid on two models of a ladder run, with the timings the runner records."""
+    base = results()
+    rag = base["scores"]["rag-hybrid"]
+    small = {cid: {**s, "correct": float(c)} for (cid, s), c in zip(rag.items(), correct_small)}
+    big = {cid: {**s, "correct": float(c)} for (cid, s), c in zip(rag.items(), correct_big)}
+    arms = ["rag-hybrid@small", "rag-hybrid@big"]
+
+    def perf(latency: list[float]) -> dict:
+        return {"latency_ms": latency, "ttft_ms": [500.0] * len(latency),
+                "prompt_tokens": [600] * len(latency), "tokens": [41] * len(latency),
+                "cost_usd": [0.0] * len(latency), "cpu_s": [3.6] * len(latency),
+                "rss_mb": [900.0, 1200.0][:len(latency)]}
+    return {**base, "arms": arms, "run": {**base["run"], "arms": arms, "core_hour_usd": 0.05,
+                                          "models": ["local/small", "local/big"]},
+            "scores": {"rag-hybrid@small": small, "rag-hybrid@big": big},
+            "failures": {a: {} for a in arms},
+            "perf": {"rag-hybrid@small": perf([2500.0, 4500.0]),
+                     "rag-hybrid@big": perf([p95_big, p95_big])},
+            "perf_data": {a: {"latency_ms": [], "cpu_s": []} for a in arms},
+            "paths": {a: {f"c{i}": "model" for i in range(6)} for a in arms},
+            "models": {"rag-hybrid@small": "local/small", "rag-hybrid@big": "local/big"}}
+
+
+def test_the_inference_view_reports_speed_memory_and_cost_per_answer() -> None:
+    card = scorecard(ladder_results([1] * 6, [1] * 6, 3000.0))
+    small = card["rows"][0]
+    assert small["model"] == "local/small"
+    assert small["prompt_tps_p50"] == pytest.approx(1200.0)  # 600 tokens in 0.5 s
+    assert small["gen_tps_p50"] == pytest.approx(15.0)  # 40 tokens after the first: 20/s and 10/s
+    assert small["peak_rss_mb"] == 1200.0 and small["cpu_s_mean"] == pytest.approx(3.6)
+    assert small["cost_per_1k_usd"] == pytest.approx(3.6 * 0.05 / 3600 * 1000)
+    markdown = to_markdown(card)
+    assert "## Inference cost per arm" in markdown and "| 1200 |" in markdown
+
+
+def test_the_default_is_the_most_accurate_within_budget_then_the_fastest() -> None:
+    # the big model is clearly better and within budget: it wins
+    pick = scorecard(ladder_results([1, 0, 0, 0, 0, 0], [1] * 6, 9000.0))["default_pick"]
+    assert pick["arm"] == "rag-hybrid@big"
+    # over the latency budget: the small one, however accurate the big one is
+    pick = scorecard(ladder_results([1, 0, 0, 0, 0, 0], [1] * 6, 15000.0))["default_pick"]
+    assert pick["arm"] == "rag-hybrid@small" and pick["over_budget"] == ["rag-hybrid@big"]
+    # as accurate (no case differs): the faster one
+    pick = scorecard(ladder_results([1] * 6, [1] * 6, 5000.0))["default_pick"]
+    assert pick["arm"] == "rag-hybrid@small" and set(pick["as_accurate"]) == {
+        "rag-hybrid@small", "rag-hybrid@big"}
+    assert scorecard(results())["default_pick"] is None  # no ladder, no pick

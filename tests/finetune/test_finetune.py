@@ -221,7 +221,9 @@ def models_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_model_list_marks_the_active_model_and_checks_its_files(models_copy, capsys) -> None:
     assert main(["model", "list"]) == 0
     active = load_registry(models_copy)["active"]
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("*"))
+    base, _, adapters = capsys.readouterr().out.partition("adapters")
+    assert next(l for l in base.splitlines() if l.startswith("*")).split()[1] == "smollm2-135m"
+    line = next(l for l in adapters.splitlines() if l.startswith("*"))
     assert line.split()[1] == active and line.endswith(" ok")
 
 

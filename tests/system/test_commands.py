@@ -131,3 +131,12 @@ def test_bench_load_runs(tmp_path: Path, scratch_env: dict) -> None:
     assert report["summary"]["answered"] >= 1, report["summary"]
     # The app's answers reach the answer log through the answering path, not through app.py.
     assert report["config"]["app_answer_log_lines"] >= report["summary"]["answered"]
+
+
+def test_bench_prefix_cache_runs(tmp_path: Path, scratch_env: dict) -> None:
+    bench("prefix_cache.py", "--models", "smollm2-135m", "--questions", "1",
+          "--out", str(tmp_path / "prefix"), env=scratch_env)
+    report = json.loads((tmp_path / "prefix.json").read_text())
+    row = report["models"]["smollm2-135m"]["rows"][0]
+    assert 0 < row["shared_prefix_tokens"] < row["prompt_tokens"]
+    assert row["ttft_reused_ms"] > 0 and row["ttft_cold_ms"] > 0

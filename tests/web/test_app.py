@@ -180,3 +180,21 @@ def test_two_managers_editing_one_sku_lose_no_update(app: AppTest, monkeypatch,
         assert inventory.lookup(product.sku).price == pytest.approx(product.price + 7)
     finally:
         inventory.update(product.sku, price=product.price, actor="test")
+
+
+def test_model_picker_answers_with_the_chosen_model(app: AppTest, monkeypatch, tmp_path) -> None:
+    from store_assistant.inference.local import embedded_model_path
+
+    config = tmp_path / "store_assistant.toml"  # a second model: your own GGUF, by configuration
+    config.write_text(f'[local_models]\ncopy = "{embedded_model_path()}"\n', encoding="utf-8")
+    monkeypatch.setenv("STORE_ASSISTANT_CONFIG", str(config))
+    at = app.run()
+    picker = at.selectbox(key="model")
+    assert picker.value == "local/smollm2-135m" and "local/copy" in picker.options
+    picker.set_value("local/copy").run()
+    at.selectbox[0].set_value("pe-zero-shot").run()
+    ask(at, "What is a soundbar?")
+    assert not at.exception
+    assert at.session_state["turns"][-1]["meta"]["model"] == "local/copy"
+    at.selectbox[0].set_value("finetuned").run()  # an adapter has its own base: no choice
+    assert at.selectbox(key="model").disabled

@@ -12,6 +12,7 @@ import streamlit as st
 from store_assistant.answering.questions import validate_question
 from store_assistant.answering.strategies import DEFAULT_STRATEGY, STRATEGIES, describe
 from store_assistant.errors import DataError, StoreAssistantError
+from store_assistant.inference.models import servable_models
 from store_assistant.web.ui import (cached_settings, cached_strategy, model_history, show_body,
                                     while_streaming)
 
@@ -25,13 +26,21 @@ def chat_page() -> None:
                                      help="How the assistant answers. Managers compare them on "
                                           "the scorecard.")
         st.caption(describe(strategy_name))
+        models = servable_models(settings)
+        tuned = strategy_name.startswith("finetuned")
+        llm = st.selectbox("Model", list(models), key="model",
+                           format_func=lambda m: f"{m.removeprefix('local/')} ({models[m]})",
+                           disabled=tuned,
+                           help="The base model the strategy asks. `store-assistant model list` "
+                                "shows the catalog; `model fetch NAME` adds one. The fine-tuned "
+                                "strategies use their adapter's own base.")
         model_caption = st.empty()
         if st.button("New conversation", icon=":material/refresh:", disabled=not turns):
             turns.clear()
             st.rerun()
 
     try:  # load the model and the index now, while staff type, not after they press Enter
-        model = cached_strategy(strategy_name, settings.llm).gateway.model
+        model = cached_strategy(strategy_name, llm).gateway.model
         model_caption.caption(f"Model: `{model}`")
     except StoreAssistantError as exc:
         st.error(str(exc), icon=":material/error:")
@@ -56,7 +65,7 @@ def chat_page() -> None:
     with st.chat_message("assistant"):
         placeholder = st.empty()
         try:  # the strategy guards and logs the answer (or the error): app.py only draws it
-            stream = cached_strategy(strategy_name, settings.llm).stream(question, history)
+            stream = cached_strategy(strategy_name, llm).stream(question, history)
             streamed = ""
             for piece in stream:
                 streamed += piece

@@ -20,7 +20,8 @@ import streamlit as st
 from store_assistant.errors import DataError
 from store_assistant.evaluation import runner as evaluation
 from store_assistant.evaluation.agreement import summary
-from store_assistant.evaluation.report import (freshness_table, main_table, taught_table, to_csv, to_html,
+from store_assistant.evaluation.report import (freshness_table, inference_table, main_table,
+                                               pick_text, taught_table, to_csv, to_html,
                                                to_markdown)
 from store_assistant.evaluation.runner import baseline_name, load_baseline
 from store_assistant.evaluation.scorecard import scorecard
@@ -219,6 +220,14 @@ def headline(card: dict, has_baseline: bool) -> None:
     st.subheader("Arms")
     st.dataframe(pd.DataFrame(main_table(card)), hide_index=True,
                  column_config={"arm": st.column_config.TextColumn(pinned=True)})
+    st.subheader("What each answer costs")
+    st.caption(f"Speeds over the answers the model wrote; peak memory with one model loaded; $ per "
+               f"1,000 answers from the CPU-seconds measured (in-process models, at "
+               f"${card['run'].get('core_hour_usd') or 0:g} per core-hour) or the provider's price.")
+    st.dataframe(pd.DataFrame(inference_table(card)), hide_index=True,
+                 column_config={"arm": st.column_config.TextColumn(pinned=True)})
+    if card.get("default_pick"):
+        st.info(pick_text(card), icon=":material/rule:")
     if card["targets"]:
         st.subheader("Targets (rag-hybrid)")
         st.dataframe(pd.DataFrame([{
