@@ -2,6 +2,7 @@
 file pip installs, so `pip install --require-hashes` refuses a re-published or substituted release.
 
     make lock      # after changing a dependency in pyproject.toml and installing it
+    .venv/bin/python .ci/lock.py --files DIR   # hash files already downloaded into DIR
 
 Reads the virtualenv's packages (`pip freeze --all`), downloads each one's file the way the
 install does (same indexes, this platform), and writes the lock atomically. llama-cpp-python is
@@ -35,13 +36,15 @@ def main() -> None:
                    if line and not line.startswith("#")
                    and canonicalize_name(line.split("==")[0].split(" @ ")[0]) not in SKIP},
                   key=str.lower)
+    given = sys.argv[2] if sys.argv[1:2] == ["--files"] else None
     with tempfile.TemporaryDirectory() as scratch:
         wanted = Path(scratch) / "pins.txt"
         wanted.write_text("\n".join(pins) + "\n", encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--prefer-binary", "-r", str(wanted), "-d", scratch], check=True)
+        if given is None:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                            "--prefer-binary", "-r", str(wanted), "-d", scratch], check=True)
         hashes = {}
-        for path in Path(scratch).iterdir():
+        for path in Path(given or scratch).iterdir():
             if path.suffix == ".whl":
                 name, version, *_ = parse_wheel_filename(path.name)
             elif path.name.endswith(".tar.gz"):

@@ -1,6 +1,6 @@
 """The regression gate's one evaluation run, shared by every check in eval/test_gate.py.
 
-It runs the gate arms over the cases tagged `gate` on the embedded model, with the app's own
+It runs the gate arms over the cases tagged `gate` on the shipped model (GATE_MODEL), with the app's own
 generation settings, against a fresh copy of the real store data. Answers are cached in
 eval/runs/cache.sqlite (keyed on prompts, code, settings, model and data), so a second
 `pytest eval/` only re-scores; a change to any of those re-answers what it affects.
@@ -27,14 +27,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def gate(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """{"results": ..., "card": the scorecard against eval/baselines/gate.json, "baseline": ...,
     "settings": the store data it ran on}"""
-    from store_assistant.evaluation.runner import GATE_ARMS, RUNS_DIR, EvalConfig, run_eval
+    from store_assistant.evaluation.runner import (GATE_ARMS, GATE_MODEL, RUNS_DIR, EvalConfig,
+                                                   run_eval)
     from store_assistant.store.inventory import Inventory, inventory_path
     from store_assistant.store.knowledge import close_knowledge_bases, ingest
     from store_assistant.evaluation.runner import load_baseline
     from store_assistant.evaluation.scorecard import scorecard
 
     data_dir = tmp_path_factory.mktemp("gate-data")
-    settings = load_settings({"data_dir": str(data_dir)}, env={})
+    settings = load_settings({"data_dir": str(data_dir), "llm": GATE_MODEL}, env={})
     Inventory(inventory_path(settings)).import_csv(settings.inventory_csv)
     ingest(settings, [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")],
            progress=False)

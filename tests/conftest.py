@@ -11,6 +11,11 @@ from store_assistant.inference.gateway import Gateway
 
 # Short answers keep the suite fast; the behaviour under test does not depend on length.
 TEST_MAX_TOKENS = 48
+# The tests answer with the shipped model: they test the code, and on it the suite runs in minutes.
+# The default model is measured by the model ladder, and tests/inference/test_catalog.py loads
+# every catalog model that is on the machine.
+TEST_LLM = "local/smollm2-135m"
+TEST_ENV = {"STORE_ASSISTANT_LLM": TEST_LLM}
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +24,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     for key in list(os.environ):
         if key.startswith(ENV_PREFIX):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("STORE_ASSISTANT_LLM", TEST_LLM)
     monkeypatch.chdir(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
-    return load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env={})
+    return load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env=TEST_ENV)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +48,7 @@ def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     from store_assistant.store.knowledge import ingest
 
     data_dir = tmp_path_factory.mktemp("store-data")
-    settings = load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env={})
+    settings = load_settings({"data_dir": str(data_dir), "max_tokens": TEST_MAX_TOKENS}, env=TEST_ENV)
     Inventory(inventory_path(settings)).import_csv(settings.inventory_csv)
     ingest(settings, [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")],
            progress=False)

@@ -117,7 +117,8 @@ def pick_text(card: dict) -> str:
         return f"No default: {pick['reason']}.\n"
     return (f"**Default by the rule: `{pick['model']}`** ({pick['arm']}, correct "
             f"{_fmt(pick['correct'])}, p95 {_ms(pick['latency_p95_ms'])} ms). Rule: accuracy first, "
-            f"then the fastest model within the staff latency budget. {pick['reason']}.\n")
+            f"then the fastest model within the staff latency budget. "
+            f"{pick['reason'][:1].upper()}{pick['reason'][1:]}.\n")
 
 
 def markdown_table(rows: list[dict[str, str]]) -> str:

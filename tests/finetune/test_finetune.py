@@ -16,6 +16,7 @@ from store_assistant.inference.models import (adapter_path, load_registry, regis
                                                sha256_file, use)
 from store_assistant.finetune.train import TrainConfig, load_config, read_examples
 from store_assistant.inference.local import embedded_model_path
+from tests.conftest import TEST_ENV
 
 GENERATED = PROJECT_DIR / "finetune_data" / "generated"
 CONFIGS = PROJECT_DIR / "finetune_data" / "configs"
@@ -99,7 +100,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     folder = tmp_path_factory.mktemp("finetune")
     (folder / "train.jsonl").write_text(_short_examples(GENERATED / "train.jsonl", 32))
     (folder / "valid.jsonl").write_text(_short_examples(GENERATED / "valid.jsonl", 10))
-    settings = load_settings({"models_dir": str(folder / "models"), "max_tokens": 24}, env={})
+    settings = load_settings({"models_dir": str(folder / "models"), "max_tokens": 24}, env=TEST_ENV)
     config = load_config(name="tiny", train_file=str(folder / "train.jsonl"),
                          valid_file=str(folder / "valid.jsonl"), batch_size=4, max_steps=8,
                          eval_every=4, warmup_steps=2, learning_rate=4e-3)
@@ -152,7 +153,7 @@ def test_training_again_under_a_taken_name_fails_before_training(tiny) -> None:
 # --- the shipped adapter ---------------------------------------------------------------------
 
 def test_the_shipped_adapter_is_registered_active_and_unchanged() -> None:
-    settings = load_settings(env={})
+    settings = load_settings(env=TEST_ENV)
     registry = load_registry(settings)
     name = registry["active"]
     entry = registry["models"][name]
@@ -186,7 +187,7 @@ def test_llama_cpp_answers_like_transformers_with_the_shipped_adapter(tmp_path: 
     permutation (the mistake that fails silently)."""
     from store_assistant.finetune import export
 
-    settings = load_settings(env={})
+    settings = load_settings(env=TEST_ENV)
     registry = load_registry(settings)
     entry = registry["models"][registry["active"]]
     chats = [m[:-1] for m in read_examples(GENERATED / "valid.jsonl")[12:32]]
@@ -268,7 +269,7 @@ def test_finetuned_answers_through_the_cli_on_the_tuned_model(capsys, monkeypatc
     question = "What are we charging for SKU 6470103?"
     assert main(["ask", question, "--strategy", "finetuned", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    active = load_registry(load_settings(env={}))["active"]
+    active = load_registry(load_settings(env=TEST_ENV))["active"]
     assert record["strategy"] == "finetuned" and record["model"] == f"local/{active}"
     assert re.search(r"\(SKU 6470103\) is \$\d", record["model_text"]), record["model_text"]
     assert record["sources"] == []  # no retrieval
@@ -278,7 +279,7 @@ def test_finetuned_answers_through_the_cli_on_the_tuned_model(capsys, monkeypatc
 
     from store_assistant.inference.gateway import Gateway
     from store_assistant.answering.finetuned import system_prompt
-    base = Gateway(load_settings(env={}), "local/smollm2-135m").complete(
+    base = Gateway(load_settings(env=TEST_ENV), "local/smollm2-135m").complete(
         [{"role": "system", "content": system_prompt()}, {"role": "user", "content": question}])
     assert not re.search(r"\(SKU 6470103\) is \$\d", base.text), base.text
 
@@ -289,7 +290,7 @@ def test_finetuned_rag_answers_through_the_cli_with_sources(store_settings, caps
     assert main(["ask", "What is the return window for opened items?", "--json",
                  "--strategy", "finetuned+rag", "--data-dir", str(store_settings.data_dir)]) == 0
     record = json.loads(capsys.readouterr().out)
-    active = load_registry(load_settings(env={}))["active"]
+    active = load_registry(load_settings(env=TEST_ENV))["active"]
     assert record["strategy"] == "finetuned+rag" and record["model"] == f"local/{active}"
     assert any(s["id"].startswith("policy:returns#") for s in record["sources"])
     assert record["usage"]["completion_tokens"] > 0  # the tuned model wrote it, not the data
@@ -304,7 +305,7 @@ def test_the_app_offers_the_finetuned_strategies_and_names_the_tuned_model(monke
     monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(store_settings.data_dir))
     st.cache_resource.clear()
     at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=180).run()
-    active = load_registry(load_settings(env={}))["active"]
+    active = load_registry(load_settings(env=TEST_ENV))["active"]
     for name in ("finetuned", "finetuned+rag"):
         assert name in at.selectbox[0].options
         at.selectbox[0].set_value(name).run()

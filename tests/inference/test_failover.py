@@ -16,6 +16,7 @@ from store_assistant.errors import ModelError
 from store_assistant.inference.breaker import CIRCUITS as _CIRCUITS
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import build_strategy
+from tests.conftest import TEST_ENV
 
 QUESTION = [{"role": "user", "content": "Say hello."}]
 
@@ -64,7 +65,7 @@ def server(monkeypatch: pytest.MonkeyPatch):
 
 def remote(server: FailingServer, **overrides) -> object:
     return load_settings({"llm": "openai/store-test", "api_base": server.url, "max_retries": 0,
-                          "timeout_s": 5, "max_tokens": 16, **overrides}, env={})
+                          "timeout_s": 5, "max_tokens": 16, **overrides}, env=TEST_ENV)
 
 
 def test_without_a_fallback_the_failure_is_a_clear_message(server) -> None:

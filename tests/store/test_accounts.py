@@ -16,6 +16,7 @@ from store_assistant.store import accounts
 from store_assistant.cli import main
 from store_assistant.config import PROJECT_DIR, load_settings
 from store_assistant.errors import DataError
+from tests.conftest import TEST_ENV
 
 APP = str(PROJECT_DIR / "app.py")
 MANAGER, STAFF, PASSWORD = "maria", "sam", "correct-horse-battery"
@@ -23,7 +24,7 @@ MANAGER, STAFF, PASSWORD = "maria", "sam", "correct-horse-battery"
 
 @pytest.fixture
 def settings(tmp_path: Path):
-    return load_settings({"data_dir": str(tmp_path / "data")}, env={})
+    return load_settings({"data_dir": str(tmp_path / "data")}, env=TEST_ENV)
 
 
 def test_passwords_are_salted_hashes_and_checked(settings) -> None:

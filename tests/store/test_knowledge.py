@@ -19,6 +19,7 @@ from store_assistant.store.knowledge import (MODES, KnowledgeBase, close_knowled
                                              ingest, knowledge_base, manifest_path)
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import build_strategy
+from tests.conftest import TEST_ENV
 
 USER_MANUAL = """# Acme Toaster Pro 4
 
@@ -43,7 +44,7 @@ def user_folder(tmp_path: Path) -> Path:
 
 
 def user_settings(tmp_path: Path) -> Settings:
-    return load_settings({"data_dir": str(tmp_path / "data")}, env={})
+    return load_settings({"data_dir": str(tmp_path / "data")}, env=TEST_ENV)
 
 
 def test_markdown_is_split_by_heading_keeping_the_path(tmp_path: Path) -> None:
@@ -159,8 +160,8 @@ def test_a_rag_answer_uses_the_manual_as_it_is_now(user_folder: Path, tmp_path: 
     data_dir = tmp_path / "their-store"
     assert main(["ingest", "--manuals", str(user_folder), "--data-dir", str(data_dir)]) == 0
     strategy = build_strategy("rag-bm25", Gateway(load_settings({"data_dir": str(data_dir)},
-                                                                env={})),
-                              load_settings({"data_dir": str(data_dir)}, env={}))
+                                                                env=TEST_ENV)),
+                              load_settings({"data_dir": str(data_dir)}, env=TEST_ENV))
     question = "How much water does the Acme kettle hold?"
     assert any("1.7 litres" in s.text for s in strategy.draft(question).sources)
     (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.2 litres.\n")

@@ -8,7 +8,7 @@ from store_assistant.errors import ConfigError
 
 def test_defaults_are_the_embedded_offline_setup() -> None:
     settings = load_settings(env={})
-    assert settings.llm == DEFAULT_LLM == "local/smollm2-135m"
+    assert settings.llm == DEFAULT_LLM == "local/qwen2.5-coder-0.5b"  # the ladder's pick
     assert settings.qdrant_url is None
     assert settings.qdrant_location == Path("data") / "qdrant"
     assert settings.threads >= 1

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from store_assistant.config import PROJECT_DIR, load_settings
 from store_assistant.errors import StoreAssistantError
+from tests.conftest import TEST_ENV
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -137,7 +138,7 @@ def test_model_registry(tmp_path_factory, text) -> None:
 
     folder = tmp_path_factory.mktemp("models")
     (folder / "registry.json").write_text(text, encoding="utf-8", errors="surrogatepass")
-    ours_or_nothing(load_registry, load_settings({"models_dir": str(folder)}, env={}))
+    ours_or_nothing(load_registry, load_settings({"models_dir": str(folder)}, env=TEST_ENV))
 
 
 @settings(max_examples=40, deadline=None,
@@ -147,7 +148,7 @@ def test_model_registry(tmp_path_factory, text) -> None:
 def test_accounts(tmp_path_factory, name, role, password) -> None:
     from store_assistant.store import accounts
 
-    account_settings = load_settings({"data_dir": str(tmp_path_factory.mktemp("acc"))}, env={})
+    account_settings = load_settings({"data_dir": str(tmp_path_factory.mktemp("acc"))}, env=TEST_ENV)
     if ours_or_nothing(accounts.add_user, account_settings, name, role, password) is None and \
             not accounts.load_users(account_settings):
         return

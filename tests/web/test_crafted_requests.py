@@ -20,7 +20,7 @@ from streamlit.util import calc_hash
 
 from store_assistant.store import accounts
 from store_assistant.config import PROJECT_DIR, load_settings
-from tests.conftest import MANAGER_PASSWORD
+from tests.conftest import TEST_ENV, MANAGER_PASSWORD
 
 MANAGER_PAGES = {"inventory": "Inventory", "scorecards": "Scorecards", "operations": "Operations"}
 
@@ -40,7 +40,7 @@ def served(tmp_path_factory, store_settings):
     data_dir = root / "data"
     shutil.copytree(store_settings.data_dir, data_dir,  # without accounts other tests made
                     ignore=shutil.ignore_patterns(".lock", "users.json", "answer-log"))
-    accounts.add_user(load_settings({"data_dir": str(data_dir)}, env={}), "maria", "manager",
+    accounts.add_user(load_settings({"data_dir": str(data_dir)}, env=TEST_ENV), "maria", "manager",
                       MANAGER_PASSWORD)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -25,7 +25,7 @@ from store_assistant.evaluation.golden import load_cases
 from store_assistant.answering.strategies import build_strategy
 from store_assistant.answering.base import Answer, Source
 from store_assistant.finetune.taxonomy import load_taxonomy
-from tests.conftest import TEST_MAX_TOKENS, sign_in_as_manager
+from tests.conftest import TEST_ENV, TEST_MAX_TOKENS, sign_in_as_manager
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -68,7 +68,7 @@ def test_cli_answers_are_logged_marked_cli_and_kept_out_of_the_shop_floor_figure
     assert main(["ask", "What is a soundbar?", "--strategy", "pe-zero-shot", "--json",
                  "--data-dir", str(data_dir)]) == 0
     asked = json.loads(capsys.readouterr().out)
-    log = answer_log(load_settings({"data_dir": str(data_dir)}, env={}))
+    log = answer_log(load_settings({"data_dir": str(data_dir)}, env=TEST_ENV))
     (logged,), _ = log.read()
     assert logged["door"] == "cli" and logged["answer"] == asked["answer"]
     assert frame([logged]).empty
@@ -229,7 +229,7 @@ def test_corrections_export_as_cases_and_seeds_that_load_once_reviewed(log: Answ
 
 
 def test_cli_exports_corrections(tmp_path: Path, capsys) -> None:
-    settings = load_settings({"data_dir": str(tmp_path / "data")}, env={})
+    settings = load_settings({"data_dir": str(tmp_path / "data")}, env=TEST_ENV)
     log = answer_log(settings)
     out = tmp_path / "review"
     assert main(["feedback", "export", "--out", str(out), "--data-dir", str(settings.data_dir)]) == 0
@@ -250,7 +250,7 @@ def app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[AppTest, Setti
     monkeypatch.setenv("STORE_ASSISTANT_DATA_DIR", str(tmp_path / "data"))
     st.cache_resource.clear()
     return (AppTest.from_file(APP, default_timeout=180),
-            load_settings({"data_dir": str(tmp_path / "data")}, env={}))
+            load_settings({"data_dir": str(tmp_path / "data")}, env=TEST_ENV))
 
 
 def test_staff_rate_and_correct_answers_and_managers_see_it(app) -> None:
