@@ -53,14 +53,14 @@ def _eval(args: argparse.Namespace) -> int:
                                                    run_eval, update_baseline)
     from store_assistant.evaluation.golden import CASES_DIR
 
+    settings = load_settings({"llm": args.model, "data_dir": args.data_dir})
     config = EvalConfig(arms=parse_arms(args.arms or ",".join(ALL_ARMS)), split=args.split,
                         categories=args.category, tags=args.tag, repeats=args.repeats,
                         model=args.model, judge=args.judge, freshness=args.freshness,
-                        models=parse_models(args.models),
+                        models=parse_models(args.models, settings),
                         cases_dir=args.cases or CASES_DIR, controls=not args.no_controls)
     if args.runs_dir:
         config.runs_dir = args.runs_dir
-    settings = load_settings({"llm": args.model, "data_dir": args.data_dir})
     folder = run_eval(settings, config, progress=True)
     print((folder / "scorecard.md").read_text(encoding="utf-8"))
     print(f"run written to {folder} (scorecard.html for charts)")

@@ -68,20 +68,21 @@ def parse_arms(text: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def parse_models(text: str | None) -> list[str] | None:
+def parse_models(text: str | None, settings: Settings) -> list[str] | None:
     """'local/smollm2-135m,qwen2.5-coder-0.5b' -> litellm strings (a bare catalog name gets
-    local/), each checked now: a typo fails before an hour of answering, not after."""
+    local/), each checked now against the catalog, [local_models], the adapters and litellm: a
+    typo fails before an hour of answering, not after."""
     if text is None:
         return None
     from store_assistant.inference.catalog import CATALOG
-    from store_assistant.inference.gateway import check_model
+    from store_assistant.inference.gateway import Gateway
 
     names = [m.strip() for m in text.split(",") if m.strip()]
     if not names:
         raise ConfigError("--models needs at least one model, e.g. local/smollm2-135m.")
     models = [f"local/{m}" if m in CATALOG else m for m in names]
     for model in models:
-        check_model(model)
+        Gateway(settings, model)  # registers this settings' local models, then checks the name
     return list(dict.fromkeys(models))
 
 
@@ -356,6 +357,8 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
     for reply, scores in scored:
         if reply.repeat == 0:
             paths[reply.arm][reply.case_id] = "error" if reply.error else (reply.path or "unknown")
+        if reply.error is None:
+            models.setdefault(reply.arm, reply.model)
         per_case = sums[reply.arm].setdefault(reply.case_id, {})
         for name, score in scores.items():
             per_case.setdefault(name, [])
@@ -367,7 +370,6 @@ def results_from(scored: list[tuple[Reply, dict[str, Score]]], cases: list[Golde
             perf_data[reply.arm]["latency_ms"].append(reply.latency_ms)
             perf_data[reply.arm]["cpu_s"].append(reply.cpu_s)
         elif reply.error is None:
-            models.setdefault(reply.arm, reply.model)
             perf[reply.arm]["latency_ms"].append(reply.latency_ms)
             perf[reply.arm]["ttft_ms"].append(reply.ttft_ms)
             perf[reply.arm]["tokens"].append(reply.usage.get("completion_tokens", 0))

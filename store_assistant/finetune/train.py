@@ -137,6 +137,12 @@ def _convert(key: str, value: Any, default: Any, where: str) -> Any:
         if not isinstance(value, str) or not value.replace("-", "").replace("_", "").isalnum():
             raise bad
         return value
+    if key == "base":
+        from store_assistant.inference.catalog import CATALOG
+
+        if value not in CATALOG:
+            raise bad
+        return value
     if key in ("learning_rate", "dropout", "epochs"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise bad
@@ -158,6 +164,10 @@ def _expected(key: str, default: Any) -> str:
         return '"auto", "bf16" or "fp32"'
     if key == "name":
         return "letters, digits, - and _"
+    if key == "base":
+        from store_assistant.inference.catalog import CATALOG
+
+        return f"a catalog model: {', '.join(CATALOG)}"
     if key == "learning_rate":
         return "a number between 0 and 1, e.g. 2e-3"
     if key == "dropout":

@@ -44,6 +44,7 @@ def test_every_shipped_config_loads_and_lists_only_changes() -> None:
     ("batch_size = 2.5\n", "whole number"),
     ("precision = \"fp8\"\n", '"auto", "bf16" or "fp32"'),
     ("name = \"no spaces please\"\n", "letters, digits"),
+    ("base = \"gpt-5\"\n", "a catalog model: smollm2-135m"),
     ("epochs = \n", "not valid TOML"),
 ])
 def test_a_bad_config_names_the_file_the_key_and_the_fix(tmp_path: Path, text: str,

@@ -134,6 +134,10 @@ def test_bench_load_runs(tmp_path: Path, scratch_env: dict) -> None:
 
 
 def test_bench_prefix_cache_runs(tmp_path: Path, scratch_env: dict) -> None:
+    data = tmp_path / "data"  # a copy: this test process holds the session's Qdrant folder
+    shutil.copytree(scratch_env["STORE_ASSISTANT_DATA_DIR"], data,
+                    ignore=shutil.ignore_patterns(".lock"))
+    scratch_env = {**scratch_env, "STORE_ASSISTANT_DATA_DIR": str(data)}
     bench("prefix_cache.py", "--models", "smollm2-135m", "--questions", "1",
           "--out", str(tmp_path / "prefix"), env=scratch_env)
     report = json.loads((tmp_path / "prefix.json").read_text())

@@ -190,7 +190,8 @@ def test_model_picker_answers_with_the_chosen_model(app: AppTest, monkeypatch, t
     monkeypatch.setenv("STORE_ASSISTANT_CONFIG", str(config))
     at = app.run()
     picker = at.selectbox(key="model")
-    assert picker.value == "local/smollm2-135m" and "local/copy" in picker.options
+    assert picker.value == "local/smollm2-135m"  # the configured model comes first
+    assert "copy (your GGUF)" in picker.options
     picker.set_value("local/copy").run()
     at.selectbox[0].set_value("pe-zero-shot").run()
     ask(at, "What is a soundbar?")
