@@ -37,6 +37,7 @@ class Source:
     heading: str
     text: str
     kind: str  # "manual" | "policy" | "inventory"
+    page: int | None = None  # where a PDF manual's section starts
 
 
 @dataclass

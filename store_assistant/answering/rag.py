@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from itertools import zip_longest
+from pathlib import Path
 
 from store_assistant.config import Settings
 from store_assistant.errors import RetrievalError
-from store_assistant.answering.data_answers import fact_line, inventory_answer, recommend
+from store_assistant.answering.data_answers import (cited, fact_line, inventory_answer, quote,
+                                                    recommend)
 from store_assistant.answering.guard import Grounding, injected
 from store_assistant.answering.linking import link_products
-from store_assistant.answering.questions import (asked_category, asks_inventory, budget, is_choosing,
+from store_assistant.answering.questions import (asked_category, asks_inventory, asks_price,
+                                                 asks_promotion, asks_stock, budget, is_choosing,
                                                  is_follow_up, not_carried, stores_named)
 from store_assistant.store.inventory import Inventory, inventory_path
-from store_assistant.store.products import money
-from store_assistant.store.knowledge import Hit, knowledge_base
+from store_assistant.store.products import Product, money
+from store_assistant.store.documents import Chunk
+from store_assistant.store.knowledge import EMBEDDER, Hit, knowledge_base
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Source, Strategy
 from store_assistant.answering.prompting import STORE_NAME
@@ -36,6 +41,53 @@ CONTEXT_WORDS = 220
 _STORE_INFO = re.compile(r"\b(hours?|open|opens|opening|close|closes|closing|address|phone|"
                          r"parking|located|location|directions)\b", re.IGNORECASE)
 RANKED = 5
+SCOPED_DEPTH = 30  # deep enough that a named product's sections are in it after the filter
+_COMPARES = re.compile(r"\b(compare[sd]?|comparison|vs\.?|versus|differen(?:ce|t)|better|worse|"
+                       r"alternatives?|similar|instead)\b", re.IGNORECASE)
+_NAME_WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
+_FUNCTION_WORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "does",
+                   "you", "what", "what's", "whats", "how", "can", "i", "my", "to", "are", "with",
+                   "this", "that", "be", "have", "has", "there", "about", "tell", "me", "s"}
+
+
+def in_scope(question: str, links: list) -> list[Product]:
+    """The products whose excerpts alone may answer: those the question names, unless it names
+    one and compares it with others ("Is the XM5 better than other headphones?")."""
+    named = [link.product for link in links if link.how != "retrieval"]
+    if len(named) == 1 and _COMPARES.search(question):
+        return []
+    return named
+
+
+def topic_query(query: str, products: list[Product]) -> str:
+    """The query without the products' names: 'return window on the Sony WH-1000XM5?' ->
+    'return window on the ?'. The whole query when nothing else is left."""
+    kept = _without_names(query, products)
+    return " ".join(kept) if _content(kept) else query
+
+
+def only_names(question: str, products: list[Product]) -> bool:
+    """True when the question asks for nothing but the product: 'Tell me about the XM5'."""
+    return bool(products) and not _content(_without_names(question, products))
+
+
+def _without_names(query: str, products: list[Product]) -> list[str]:
+    names = " ".join(" ".join([p.brand or "", p.model or "", p.sku, *p.aliases,
+                               "" if p.aliases else p.name.split(" - ")[0]]) for p in products)
+    drop = set(_NAME_WORD.findall(names.lower()))
+    return [word for word in query.split()
+            if not (parts := set(_NAME_WORD.findall(word.lower()))) or not parts <= drop]
+
+
+def _content(words: list[str]) -> list[str]:
+    return [w for w in _NAME_WORD.findall(" ".join(words).lower()) if w not in _FUNCTION_WORDS]
+
+
+def about(chunk: Chunk, products: list[Product]) -> bool:
+    """True when a manual section is one of these products' own (by SKU or by manual file)."""
+    rel = chunk.doc_id.split(":", 1)[1]
+    return any(chunk.sku == p.sku or (p.manual and (
+        f"/{Path(p.manual).with_suffix('').as_posix()}".endswith(f"/{rel}"))) for p in products)
 
 
 class RagStrategy(Strategy):
@@ -74,6 +126,10 @@ class RagStrategy(Strategy):
         links = link_products(question, self.inventory, by_retrieval)
         if follow_up and all(link.how == "retrieval" for link in links):
             links = link_products(earlier, self.inventory) or links  # "and is it in stock downtown?"
+        scope = in_scope(question, links)
+        if scope:
+            ranked = [*named, *(hit for hit in self._scoped(query, scope) if hit.chunk not in first)]
+            hits = ranked[:self.k]
         products = [link.product for link in links]
         flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
         if self.knowledge.problem:  # a broken file on disk: answering from the last good index
@@ -114,13 +170,38 @@ class RagStrategy(Strategy):
                     {"role": "user", "content": question}]
         sources = self._product_sources(products, today)
         sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
-                           text=h.chunk.text, kind=h.chunk.kind) for h in context_hits]
+                           text=h.chunk.text, kind=h.chunk.kind, page=h.chunk.page)
+                    for h in context_hits]
         grounding = Grounding(
             text="\n".join([facts, context, money(limit) if limit else ""]), products=products,
             today=today, question=question, stores=self.inventory.stores(),
-            fallback=self._data_answer(question, products, context_hits, today, limit, category))
+            fallback=self._data_answer(question, products, named or context_hits, today, limit,
+                                       category))
         return Draft(messages=messages, sources=sources, flags=flags, grounding=grounding,
                      retrieved=retrieved)
+
+    def _scoped(self, query: str, products: list[Product]) -> list[Hit]:
+        """The ranking for a question about `products`: their own manual sections and the policies,
+        no other product's.
+
+        "What's the battery life of the Bose QuietComfort Ultra?" ranked a Sony WH-CH520 excerpt
+        third, and a model answered "up to 50 hours" from it. Policies are ranked without the
+        products' names (with them, "What's the return window on the Sony WH-1000XM5?" put three
+        Sony sections above the returns policy), and lead when the best policy is closer in
+        meaning to the question than the product's best section; otherwise the product's lead.
+        """
+        own = [hit for hit in self.knowledge.search(query, mode=self.mode, k=SCOPED_DEPTH)
+               if hit.chunk.kind == "manual" and about(hit.chunk, products)]
+        topic = topic_query(query, products)
+        policies = self.knowledge.search(topic, mode=self.mode, k=RANKED, kind="policy")
+        if not policies or not own:
+            return [*own, *policies]
+        policy_best = self.knowledge.search(topic, mode="dense", k=1, kind="policy")
+        own_best = [hit for hit in self.knowledge.search(query, mode="dense", k=SCOPED_DEPTH)
+                    if hit.chunk.kind == "manual" and about(hit.chunk, products)]
+        if not policy_best or (own_best and own_best[0].score >= policy_best[0].score):
+            return [*own, *policies]
+        return [hit for pair in zip_longest(policies, own) for hit in pair if hit is not None]
 
     def _store_sections(self, question: str) -> list[Hit]:
         """The policy section about a store the question names, when it asks where or when.
@@ -163,12 +244,24 @@ class RagStrategy(Strategy):
                 return f"We have no {category} in stock{within} right now."
             lines = [f"{i}. {fact_line(p, today)}" for i, p in enumerate(products, 1)]
             return f"Top {len(products)} {category} in stock{within}:\n" + "\n".join(lines)
-        if products:
-            return "From the inventory: " + " ".join(fact_line(p, today) for p in products)
-        if hits:
-            top = hits[0].chunk
-            return f"From {top.title} ({top.heading}):\n\n{top.text}"  # a list stays a list
-        return "I'm not sure, and I could not find it in the store's data. Please check with a manager."
+        inventory = "From the inventory: " + " ".join(fact_line(p, today) for p in products)
+        if len(products) > 1:  # "compare 6505727 and 6554800": the two products side by side
+            return inventory
+        quoted = quote(question, [h.chunk for h in hits], EMBEDDER.embed) if hits else None
+        if quoted is None:
+            unsure = "I'm not sure, and I could not find it in the store's manuals or policies."
+            return (f"{unsure}\n\n{inventory}" if products else
+                    f"{unsure} Please check with a manager.")
+        # A spec, procedure or policy question gets the section's own lines; the inventory line
+        # only when it asks for price, stock or a promotion, or for nothing but the product
+        # ("Tell me about the XM5"), where it comes first.
+        answer = cited(*quoted)
+        if only_names(question, products):
+            return f"{inventory}\n\n{answer}"
+        if products and (asks_price(question) or asks_stock(question) or asks_promotion(question)
+                         or stores_named(question, self.inventory.stores())):
+            return f"{answer}\n\n{inventory}"
+        return answer
 
     def _within_budget(self, hits: list[Hit]) -> list[Hit]:
         kept, words = [], 0

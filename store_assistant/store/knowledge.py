@@ -23,7 +23,7 @@ from typing import Iterable
 
 
 from store_assistant.files import write_atomic
-from store_assistant.store.documents import Chunk, read_folder
+from store_assistant.store.documents import SUFFIXES, Chunk, read_folder
 from store_assistant.config import Settings
 from store_assistant.errors import DataError, RetrievalError
 
@@ -168,7 +168,7 @@ def read_manifest(settings: Settings) -> dict:
 
 def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: bool = False,
            progress: bool = True, client=None) -> IngestReport:
-    """Bring the index in line with the markdown in `sources` [(folder, kind)].
+    """Bring the index in line with the manuals (markdown, HTML, PDF) in `sources` [(folder, kind)].
 
     Everything is read and validated before the index is touched; the manifest is written last,
     so an interrupted ingest is repaired by the next one (changed files are re-embedded).
@@ -341,13 +341,13 @@ class KnowledgeBase:
 
 
 def _fingerprint(sources: list[tuple[Path, str]]) -> tuple:
-    """(path, size, mtime) of every markdown file in the folders: cheap to take on every question."""
+    """(path, size, mtime) of every manual file in the folders: cheap to take on every question."""
     files = []
     for folder, _ in sources:
         if not folder.is_dir():
             files.append((str(folder), -1, -1))
             continue
-        for path in sorted(folder.rglob("*.md")):
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES):
             try:
                 stat = path.stat()
             except OSError:  # removed between the listing and the stat

@@ -141,7 +141,8 @@ def show_body(turn: dict) -> None:
     if documents:
         with st.expander(f"Sources ({len(documents)})"):
             for source in documents:
-                st.markdown(f"**{escape(source['title'])}** › {escape(source['heading'])} "
+                page = f" · p. {source['page']}" if source.get("page") else ""
+                st.markdown(f"**{escape(source['title'])}** › {escape(source['heading'])}{page} "
                             f"· `{source['id']}`")
                 st.text(source["text"])
     if meta.get("reasoning"):

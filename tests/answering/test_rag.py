@@ -207,3 +207,83 @@ def test_a_question_about_a_named_store_reads_that_stores_section(store_settings
     # Not for questions that only mention a store: a stock question keeps its own ranking.
     draft = strategy.draft("Does the Sony XM5 come with a carrying case? Asking for Downtown.")
     assert not any(s.id.startswith("policy:stores#volt") for s in draft.sources)
+
+
+BOSE, SONY_XM5, SONY_CH520 = "6554800", "6505727", "6533421"
+
+
+def manual_sources(draft) -> list[str]:
+    return [s.id for s in draft.sources if s.kind == "manual"]
+
+
+def test_a_question_naming_a_product_gets_only_that_products_excerpts(
+        store_settings: Settings) -> None:
+    strategy = rag(store_settings, ScriptedGateway())
+    # Unscoped, the Sony WH-CH520's overview ("up to 50 hours") ranked third for this question.
+    draft = strategy.draft("What's the battery life of the Bose QuietComfort Ultra?")
+    assert manual_sources(draft) and all(
+        s.startswith("manual:bose-qc-ultra-headphones#") for s in manual_sources(draft))
+    assert "50 hours" not in draft.messages[0]["content"]
+    assert "24 hours" in draft.messages[0]["content"]
+    # Naming two products compares them: both manuals may be read, no third one.
+    both = strategy.draft("Which has the longer battery, the Bose QC Ultra or the Sony WH-CH520?")
+    assert {s.split("#")[0] for s in manual_sources(both)} <= {
+        "manual:bose-qc-ultra-headphones", "manual:sony-wh-ch520"}
+    # A policy question about a named product leads with the policy, not the product's sections.
+    policy = strategy.draft("What's the return window on the Sony WH-1000XM5?")
+    assert [s.id for s in policy.sources if s.kind != "inventory"][0] == "policy:returns#return-windows"
+
+
+def test_a_made_up_spec_falls_back_to_the_manuals_own_line_with_its_citation(
+        store_settings: Settings) -> None:
+    answer = rag(store_settings, ScriptedGateway("It lasts up to 50 hours.")).answer(
+        "What's the battery life of the Bose QuietComfort Ultra?")
+    assert answer.flags[-1] == "guard_fallback:unsupported_measure:50 hours"
+    assert answer.text.startswith("From the Bose QuietComfort Ultra Wireless Noise Cancelling "
+                                  "Headphones manual (Specifications):")
+    assert "up to 24 hours" in answer.text
+    assert "From the inventory" not in answer.text and "$" not in answer.text  # not asked for
+
+
+def test_a_made_up_policy_falls_back_to_the_policy_not_the_price(store_settings: Settings) -> None:
+    answer = rag(store_settings, ScriptedGateway("You can return it within 90 days.")).answer(
+        "What's the return window on the Sony WH-1000XM5?")
+    assert answer.flags[-1] == "guard_fallback:unsupported_days:90 days"
+    assert answer.text.startswith("From Returns and Exchanges (Return windows):")
+    assert "15 days" in answer.text and "From the inventory" not in answer.text
+    # Asked for the price too, the inventory line follows the quote.
+    priced = rag(store_settings, ScriptedGateway("It is $5.00 and returnable for 90 days.")).answer(
+        "What's the return window on the Sony WH-1000XM5, and how much is it?")
+    assert "15 days" in priced.text and fact_line(
+        Inventory(inventory_path(store_settings)).lookup(SONY_XM5), TODAY) in priced.text
+
+
+def test_a_procedure_falls_back_to_the_manuals_numbered_steps(store_settings: Settings) -> None:
+    answer = rag(store_settings, ScriptedGateway("Hold the button; pairing takes 90 days.")).answer(
+        "How do I pair a second device with the Bose QC Ultra?")
+    assert answer.path == "fallback"
+    assert answer.text.startswith("From the Bose QuietComfort Ultra Wireless Noise Cancelling "
+                                  "Headphones manual (Setup):")
+    steps = re.findall(r"^(\d+)\. ", answer.text, re.MULTILINE)
+    assert steps == ["1", "2", "3"] and "hold the Bluetooth button" in answer.text
+
+
+def test_store_hours_fall_back_to_that_stores_hours(store_settings: Settings) -> None:
+    answer = rag(store_settings, ScriptedGateway("Downtown is open 10:30 am to 2 pm.")).answer(
+        "What are the Downtown store's opening hours?")
+    assert answer.flags[-1] == "guard_fallback:unsupported_time:10:30 am"
+    assert "(Volt Electronics Downtown)" in answer.text and "Sunday: 10:00 am - 8:00 pm" in answer.text
+
+
+def test_section_units_keep_items_whole() -> None:
+    from store_assistant.answering.data_answers import section_units
+
+    text = ("- **Hours:**\n  - Monday: 10:00 am - 9:00 pm\n  - Sunday: 10:00 am - 8:00 pm\n"
+            "- **Opened**: returnable within the window when it is\n  complete and undamaged.\n\n"
+            "| Product type | Fee |\n|---|---|\n| Cameras | 15% |\n\n"
+            "1. Press power.\n2. Pair it.\n\nA paragraph. Two sentences.")
+    assert section_units(text) == [
+        "- **Hours:** Monday: 10:00 am - 9:00 pm; Sunday: 10:00 am - 8:00 pm",
+        "- **Opened**: returnable within the window when it is complete and undamaged.",
+        "Product type: Fee", "Cameras: 15%", "1. Press power.", "2. Pair it.",
+        "A paragraph.", "Two sentences."]

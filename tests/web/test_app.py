@@ -54,6 +54,51 @@ def test_two_turn_conversation(app: AppTest) -> None:
     assert footer.startswith("pe-few-shot · local/smollm2-135m · ") and " s" in footer
 
 
+def test_a_question_cut_short_by_a_rerun_is_answered_then_the_next(app: AppTest) -> None:
+    """Any input while an answer streams reruns the page, which stops that answer. Its question
+    stays in the conversation unanswered (where a browser used to leave it for good); the next
+    run answers it, under it, before anything else: no question is lost."""
+    at = app.run()
+    at.selectbox[0].set_value("pe-zero-shot").run()
+    at.session_state["turns"] = [{"role": "user", "content": "What is a soundbar?"}]
+    at.run()
+    ask(at, "And what is a subwoofer?")
+    assert not at.exception
+    turns = at.session_state["turns"]
+    assert [(t["role"], t.get("error", False)) for t in turns] == [
+        ("user", False), ("assistant", False), ("user", False), ("assistant", False)]
+    assert [t["content"] for t in turns[::2]] == ["What is a soundbar?", "And what is a subwoofer?"]
+    assert [b.name for b in at.chat_message] == ["user", "assistant", "user", "assistant"]
+    assert not at.chat_input[0].disabled  # every question answered: the box is open again
+
+
+class _Broken:
+    """A strategy with a bug: it fails after the first words of its answer."""
+    class gateway:
+        model = "scripted/broken"
+
+    def stream(self, question, history):
+        yield "The first words"
+        raise RuntimeError("a bug")
+
+
+def test_the_box_is_disabled_while_an_answer_is_written(app: AppTest, monkeypatch) -> None:
+    """The box is drawn disabled before the answer starts, so nothing typed can cut it short; even
+    a bug mid-answer leaves an error turn, so the box does not stay disabled."""
+    from store_assistant.web.pages import chat
+
+    assert chat.unanswered([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                            {"role": "user", "content": "c"}, {"role": "user", "content": "d"}]) == [2, 3]
+    monkeypatch.setattr(chat, "cached_strategy", lambda name, llm: _Broken())
+    at = app.run()
+    ask(at, "Is the XM5 in stock?")
+    assert at.exception and "a bug" in at.exception[0].value  # the run that was answering
+    assert at.chat_input[0].disabled  # ... drew the box disabled before it started
+    assert [t["role"] for t in at.session_state["turns"]] == ["user", "assistant"]
+    assert at.session_state["turns"][1]["error"] is True
+    assert not at.run().chat_input[0].disabled
+
+
 def test_strategy_picker_changes_the_strategy(app: AppTest) -> None:
     at = app.run()
     at.selectbox[0].set_value("pe-zero-shot").run()

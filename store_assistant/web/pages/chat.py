@@ -46,37 +46,58 @@ def chat_page() -> None:
         st.error(str(exc), icon=":material/error:")
     st.title("Ask the store assistant")
     st.caption("Prices, stock, specs, compatibility, promotions, returns and warranty.")
-    for turn in turns:
+    # No question is lost: one typed while an answer is being written would stop this run
+    # (Streamlit reruns the page on every input), so the box is disabled until the answer is
+    # done, and a question still unanswered after any rerun is answered on the next one, in order.
+    prompt = st.chat_input("Ask about a product, price, stock or policy...",
+                           disabled=bool(unanswered(turns)))
+    problem = None
+    if prompt:
+        try:
+            turns.append({"role": "user", "content": validate_question(prompt)})
+        except DataError as exc:
+            problem = str(exc)
+        else:
+            st.rerun()  # answered on the next run, with the box disabled meanwhile
+    waiting = unanswered(turns)
+    slot = None
+    for index, turn in enumerate(turns):
         with st.chat_message(turn["role"]):
             show_body(turn)
+        if waiting and index == waiting[0]:  # its answer is written here, under its question
+            with st.chat_message("assistant"):
+                slot = st.empty()
+    if problem:
+        st.warning(problem, icon=":material/edit:")
+    if slot is not None:
+        _answer(turns, waiting[0], slot, strategy_name, llm)
+        st.rerun()
 
-    prompt = st.chat_input("Ask about a product, price, stock or policy...")
-    if not prompt:
-        return
-    try:
-        question = validate_question(prompt)
-    except DataError as exc:
-        st.warning(str(exc), icon=":material/edit:")
-        return
-    history = model_history(turns)
-    turns.append({"role": "user", "content": question})
-    with st.chat_message("user"):
-        show_body(turns[-1])
-    with st.chat_message("assistant"):
-        placeholder = st.empty()
-        try:  # the strategy guards and logs the answer (or the error): app.py only draws it
-            stream = cached_strategy(strategy_name, llm).stream(question, history)
-            streamed = ""
-            for piece in stream:
-                streamed += piece
-                placeholder.markdown(while_streaming(streamed) + " ▌")
-            meta = stream.answer.to_dict()
-            reply = {"role": "assistant", "content": meta.pop("text"), "meta": meta}
-        except StoreAssistantError as exc:
-            reply = {"role": "assistant", "content": str(exc), "error": True}
-        turns.append(reply)
-        with placeholder.container():
-            show_body(reply)
+
+def unanswered(turns: list[dict]) -> list[int]:
+    """Where the questions without a reply are: each is answered, oldest first."""
+    return [i for i, turn in enumerate(turns) if turn["role"] == "user"
+            and (i + 1 == len(turns) or turns[i + 1]["role"] != "assistant")]
+
+
+def _answer(turns: list[dict], index: int, slot, strategy_name: str, llm: str) -> None:
+    """Stream the answer to `turns[index]` into `slot`, then put it right after its question."""
+    question, history = turns[index]["content"], model_history(turns[:index])
+    try:  # the strategy guards and logs the answer (or the error): the page only draws it
+        stream = cached_strategy(strategy_name, llm).stream(question, history)
+        streamed = ""
+        for piece in stream:
+            streamed += piece
+            slot.markdown(while_streaming(streamed) + " ▌")
+        meta = stream.answer.to_dict()
+        reply = {"role": "assistant", "content": meta.pop("text"), "meta": meta}
+    except StoreAssistantError as exc:
+        reply = {"role": "assistant", "content": str(exc), "error": True}
+    except Exception as exc:  # a bug: shown as a traceback, but the queue must not stay stuck
+        turns.insert(index + 1, {"role": "assistant", "error": True,
+                                 "content": f"Something went wrong ({type(exc).__name__})."})
+        raise
+    turns.insert(index + 1, reply)
 
 
 def sign_in_page() -> None:
