@@ -19,7 +19,7 @@ from pathlib import Path
 
 from store_assistant.evaluation.agreement import summary
 from store_assistant.evaluation.report import (inference_table, markdown_table, main_table,
-                                               pick_text, taught_table, to_markdown)
+                                               pick_text, taught_table, to_markdown, tuned_table)
 from store_assistant.evaluation.scorecard import scorecard
 from store_assistant.files import write_atomic
 
@@ -74,6 +74,10 @@ def ladder_section(results: dict) -> str:
              f"answers is the CPU-seconds of all answers at ${run['core_hour_usd']:g} per "
              f"core-hour. The finetuned arm runs only on the model its adapter was trained on.",
              "", markdown_table(rows).rstrip("\n"), "", pick_text(card).rstrip("\n"), ""]
+    if card.get("tuned_vs_bigger"):
+        parts += ["Fine-tuned against untuned, without the store's data and with RAG (paired over "
+                  "the same cases; Δ = fine-tuned minus untuned):", "",
+                  markdown_table(tuned_table(card)).rstrip("\n"), ""]
     if card["against_controls"]:
         parts += ["Against the controls:", ""]
         parts += [f"- {line}" for line in card["against_controls"]] + [""]

@@ -150,6 +150,11 @@ def to_markdown(card: dict) -> str:
              f"answer, one model loaded at a time. $ / 1k answers: a remote model's token price, "
              f"or an in-process model's CPU-seconds at {_price(card['run'])}.\n",
              markdown_table(inference_table(card))]
+    if card.get("tuned_vs_bigger"):
+        parts += ["## Fine-tuned vs untuned, alone and with RAG\n",
+                  "The same cases: a fine-tuned model against an untuned one, each without the "
+                  "store's data and each with RAG. Δ is the paired difference in correct "
+                  "(fine-tuned minus untuned).\n", markdown_table(tuned_table(card))]
     if card.get("default_pick"):
         parts += ["## The default model\n", pick_text(card)]
     parts += ["## Correct by category\n", markdown_table(category_table(card))]
@@ -179,6 +184,14 @@ def to_markdown(card: dict) -> str:
     if card.get("agreement"):
         parts += ["## Agreement with hand labels\n", summary(card["agreement"]) + "\n"]
     return "\n".join(parts)
+
+
+def tuned_table(card: dict) -> list[dict[str, str]]:
+    return [{"": t["how"], "fine-tuned": t["tuned"], "fine-tuned correct": _fmt(t["tuned_correct"]),
+             "untuned": t["untuned"], "untuned correct": _fmt(t["untuned_correct"]),
+             "Δ correct": _delta(t["delta"]),
+             "McNemar p": _fmt(t["mcnemar_p"]) if t["mcnemar_p"] is not None else "n/a"}
+            for t in card.get("tuned_vs_bigger", [])]
 
 
 def taught_table(card: dict) -> list[dict[str, str]]:
@@ -368,6 +381,8 @@ def to_html(card: dict) -> str:
         "<h2>Arms</h2>", _table(main_table(card)),
         "<h2>Inference cost per arm</h2>", _table(inference_table(card)),
         f"<p>{escape(pick_text(card))}</p>" if card.get("default_pick") else "",
+        *(["<h2>Fine-tuned vs untuned, alone and with RAG</h2>", _table(tuned_table(card))]
+          if card.get("tuned_vs_bigger") else []),
         "<h2>Correct by category x arm</h2>", _table(category_table(card), heat=True),
     ]
     if card.get("taught"):

@@ -150,6 +150,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
         rows.append(row)
     return {"run": results["run"], "reference_arm": reference, "rows": rows,
             "categories": _categories(results, arms), "ladder": _ladder(rows),
+            "tuned_vs_bigger": tuned_vs_bigger(results, rows),
             "default_pick": default_pick(rows, results),
             "targets": _targets(results, arms), "regressions": regressions(rows),
             "against_controls": against_controls(rows), "taught": _taught(results, arms),
@@ -282,6 +283,31 @@ def _ladder(rows: list[dict]) -> list[dict]:
                           "fact_accuracy": by_arm[arm]["fact_accuracy"],
                           "latency_p50_ms": by_arm[arm]["latency_p50_ms"]})
     return steps
+
+
+def tuned_vs_bigger(results: dict, rows: list[dict]) -> list[dict]:
+    """The classic question, on the same cases: a fine-tuned model against an untuned other model,
+    without RAG (finetuned vs pe-zero-shot) and with it (finetuned+rag vs rag-hybrid).
+
+    Only in a model-ladder run; one row per (tuned model, other model, with or without RAG).
+    """
+    by_arm = {r["arm"]: r for r in rows}
+    models = list(dict.fromkeys(a.partition("@")[2] for a in by_arm if "@" in a))
+    pairs = (("finetuned", "pe-zero-shot", "alone"), ("finetuned+rag", "rag-hybrid", "+ RAG"))
+    found = []
+    for tuned_model in models:
+        for other in (m for m in models if m != tuned_model):
+            for tuned, untuned, how in pairs:
+                a, b = f"{tuned}@{tuned_model}", f"{untuned}@{other}"
+                if a in by_arm and b in by_arm:
+                    found.append({"how": how, "tuned": a, "untuned": b,
+                                  "tuned_correct": by_arm[a]["correct"],
+                                  "untuned_correct": by_arm[b]["correct"],
+                                  "delta": paired(_values(results, a, "correct"),
+                                                  _values(results, b, "correct")),
+                                  "mcnemar_p": mcnemar(_values(results, a, "correct"),
+                                                       _values(results, b, "correct"))})
+    return found
 
 
 def _targets(results: dict, arms: list[str]) -> list[dict]:

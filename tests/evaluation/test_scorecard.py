@@ -255,3 +255,32 @@ def test_the_default_is_the_most_accurate_within_budget_then_the_fastest() -> No
     assert pick["arm"] == "rag-hybrid@small" and set(pick["as_accurate"]) == {
         "rag-hybrid@small", "rag-hybrid@big"}
     assert scorecard(results())["default_pick"] is None  # no ladder, no pick
+
+
+def test_a_fine_tuned_small_model_is_set_against_an_untuned_bigger_one() -> None:
+    """The classic question, alone and with RAG, paired over the same cases."""
+    base = ladder_results([1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0], 3000.0)
+    rag = base["scores"]["rag-hybrid@small"]
+
+    def arm(correct: list[int]) -> dict:
+        return {cid: {**s, "correct": float(c)} for (cid, s), c in zip(rag.items(), correct)}
+    extra = {"finetuned@small": arm([1, 1, 1, 0, 0, 0]), "pe-zero-shot@big": arm([0] * 6),
+             "finetuned+rag@small": arm([1, 1, 1, 1, 1, 0])}
+    results = {**base, "arms": [*base["arms"], *extra],
+               "scores": {**base["scores"], **extra},
+               "failures": {a: {} for a in [*base["arms"], *extra]},
+               "perf": {**base["perf"], **{a: base["perf"]["rag-hybrid@small"] for a in extra}},
+               "perf_data": {a: {"latency_ms": [], "cpu_s": []} for a in [*base["arms"], *extra]},
+               "paths": {a: {f"c{i}": "model" for i in range(6)} for a in [*base["arms"], *extra]}}
+    results["run"] = {**base["run"], "arms": results["arms"]}
+    card = scorecard(results)
+    rows = {(t["how"], t["tuned"], t["untuned"]): t for t in card["tuned_vs_bigger"]}
+    assert set(rows) == {("alone", "finetuned@small", "pe-zero-shot@big"),
+                         ("+ RAG", "finetuned+rag@small", "rag-hybrid@big")}
+    alone = rows[("alone", "finetuned@small", "pe-zero-shot@big")]["delta"]
+    assert alone["mean"] == pytest.approx(0.5) and (alone["wins"], alone["losses"]) == (3, 0)
+    with_rag = rows[("+ RAG", "finetuned+rag@small", "rag-hybrid@big")]["delta"]
+    assert with_rag["mean"] == pytest.approx(1 / 6) and with_rag["wins"] == 1
+    assert "## Fine-tuned vs untuned, alone and with RAG" in to_markdown(card)
+    assert "Fine-tuned vs untuned" in to_html(card)
+    assert scorecard(ladder_results([1] * 6, [1] * 6, 3000.0))["tuned_vs_bigger"] == []
