@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import Callable
 
 from store_assistant.answering.data_answers import fact_line
 from store_assistant.answering.linking import SKU_PATTERN
@@ -37,14 +38,15 @@ class Grounding:
     """What a data-built answer may state: built by the strategy before the model is called.
 
     `text` is the facts and excerpts the model was given (not the question: "the return window is
-    365 days now" must not make 365 a fact); `fallback` is the answer the data gives on its own.
+    365 days now" must not make 365 a fact); `fallback` is the answer the data gives on its own,
+    or a function that builds it when it is needed.
     """
     text: str
     products: list[Product]
     today: date
     question: str
     stores: list[str]
-    fallback: str
+    fallback: str | Callable[[], str]
 
 
 def check(text: str, grounding: Grounding | None, from_data: bool = False) -> tuple[str, list[str]]:
@@ -67,7 +69,7 @@ def check(text: str, grounding: Grounding | None, from_data: bool = False) -> tu
 def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:
     text = text.strip()
     if not text:
-        return grounding.fallback, ["guard_fallback:empty_answer"]
+        return _built(grounding.fallback), ["guard_fallback:empty_answer"]
     result = guard(text, grounding.text, grounding.products, grounding.today, grounding.fallback)
     if any(flag.startswith("guard_fallback") for flag in result.flags):
         return result.text, result.flags
@@ -174,8 +176,12 @@ def injected(text: str) -> bool:
     """
     return bool(_INJECTED.search(text))
 
+def _built(fallback: str | Callable[[], str]) -> str:
+    return fallback() if callable(fallback) else fallback
+
+
 def guard(answer: str, grounding: str, products: list[Product], today: date,
-          fallback: str) -> GuardResult:
+          fallback: str | Callable[[], str]) -> GuardResult:
     """Check every figure in `answer` against `grounding` (facts + context + question).
 
     A price must match a price ($) in the grounding: '$1,299' and '$1299.00' both match '$1,299.00';
@@ -184,6 +190,9 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
     count, a percentage, a day count or a time of day the data does not contain) makes the
     answer `fallback`.
     """
+    def fell(flag: str) -> GuardResult:
+        return GuardResult(_built(fallback), [flag])
+
     supported = _numbers(grounding)
     prices = {float(p.replace(",", "")) for p in PRICE_PATTERN.findall(grounding)}
     flags: list[str] = []
@@ -197,26 +206,26 @@ def guard(answer: str, grounding: str, products: list[Product], today: date,
             text = text.replace(match.group(0), right, 1)
             flags.append(f"guard_corrected_price:{match.group(0).strip()}->{right}")
         else:
-            return GuardResult(fallback, [f"guard_fallback:unsupported_price:{match.group(0)}"])
+            return fell(f"guard_fallback:unsupported_price:{match.group(0)}")
     for claim in _false_claims(text, products, today):
-        return GuardResult(fallback, [f"guard_fallback:{claim}"])
+        return fell(f"guard_fallback:{claim}")
     checks = ((SKU_PATTERN, "sku"), (_PERCENT, "percent"), (_DAYS, "days"), (STOCK_PATTERN, "stock"))
     for pattern, kind in checks:
         for match in pattern.finditer(text):
             value = float(match.group(1) if pattern.groups else match.group(0))
             if value not in supported:
-                return GuardResult(fallback, [f"guard_fallback:unsupported_{kind}:{match.group(0)}"])
+                return fell(f"guard_fallback:unsupported_{kind}:{match.group(0)}")
     measured = _measures(grounding)
     for match in _MEASURE.finditer(text):
         value, unit = float(match.group(1)), _unit(match.group(2))
         # "2 hours" where the excerpts give battery life as 24 and 18 hours: a figure of that unit
         # that is not among them. With no figure of that unit given, any number given will do.
         if value not in measured.get(unit, supported):
-            return GuardResult(fallback, [f"guard_fallback:unsupported_measure:{match.group(0)}"])
+            return fell(f"guard_fallback:unsupported_measure:{match.group(0)}")
     hours = {_clock(m) for m in _TIME.finditer(grounding)}
     for match in _TIME.finditer(text):
         if _clock(match) not in hours:
-            return GuardResult(fallback, [f"guard_fallback:unsupported_time:{match.group(0)}"])
+            return fell(f"guard_fallback:unsupported_time:{match.group(0)}")
     return GuardResult(text, flags)
 
 def _unit(text: str) -> str:

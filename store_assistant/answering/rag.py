@@ -114,22 +114,24 @@ class RagStrategy(Strategy):
         follow_up = bool(earlier) and is_follow_up(question)
         query = f"{earlier[-300:]} {question}" if follow_up else question
         self.knowledge.refresh()  # a manual edited on disk is answered from its new text
-        # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
-        ranked = self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED))
         named = self._store_sections(question)
         first = {hit.chunk for hit in named}
-        ranked = [*named, *(hit for hit in ranked if hit.chunk not in first)]
-        hits = ranked[:self.k]
-        # Products found only through retrieval count when the best excerpt is a product manual;
-        # for "Can I return an opened camera?" the returns policy wins and no product is guessed.
-        by_retrieval = [h.chunk.sku for h in hits] if hits and hits[0].chunk.kind == "manual" else []
-        links = link_products(question, self.inventory, by_retrieval)
-        if follow_up and all(link.how == "retrieval" for link in links):
-            links = link_products(earlier, self.inventory) or links  # "and is it in stock downtown?"
+        links = link_products(question, self.inventory)
+        if follow_up and not links:
+            links = link_products(earlier, self.inventory)  # "and is it in stock downtown?"
         scope = in_scope(question, links)
-        if scope:
-            ranked = [*named, *(hit for hit in self._scoped(query, scope) if hit.chunk not in first)]
-            hits = ranked[:self.k]
+        # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
+        ranking = (self._scoped(query, scope) if scope else
+                   self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED)))
+        ranked = [*named, *(hit for hit in ranking if hit.chunk not in first)]
+        hits = ranked[:self.k]
+        if not links:
+            # Products found only through retrieval count when the best excerpt is a product
+            # manual; for "Can I return an opened camera?" the returns policy wins and no product
+            # is guessed.
+            by_retrieval = ([h.chunk.sku for h in hits] if hits and hits[0].chunk.kind == "manual"
+                            else [])
+            links = link_products(question, self.inventory, by_retrieval)
         products = [link.product for link in links]
         flags = [f"linked:{link.product.sku}:{link.how}" for link in links]
         if self.knowledge.problem:  # a broken file on disk: answering from the last good index
@@ -175,8 +177,9 @@ class RagStrategy(Strategy):
         grounding = Grounding(
             text="\n".join([facts, context, money(limit) if limit else ""]), products=products,
             today=today, question=question, stores=self.inventory.stores(),
-            fallback=self._data_answer(question, products, named or context_hits, today, limit,
-                                       category))
+            # Built only if the guard needs it: quoting embeds the sections' lines.
+            fallback=lambda: self._data_answer(question, products, named or context_hits, today,
+                                               limit, category))
         return Draft(messages=messages, sources=sources, flags=flags, grounding=grounding,
                      retrieved=retrieved)
 

@@ -18,6 +18,7 @@ import shutil
 import threading
 import uuid
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -69,6 +70,11 @@ class Embedder:
                 path = Path(spec.submodule_search_locations[0]) / "model"
                 self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
+
+    @lru_cache(maxsize=256)
+    def query(self, text: str) -> tuple[float, ...]:
+        """One query's vector, remembered: an answer searches with the same text several times."""
+        return tuple(self.embed([text])[0])
 
     def embed(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
         model = self._load()
@@ -303,7 +309,7 @@ class KnowledgeBase:
 
         filters = MetadataFilters(filters=[MetadataFilter(key=key, value=value)
                                            for key, value in wanted.items()]) if wanted else None
-        result = self._store.query(VectorStoreQuery(query_embedding=EMBEDDER.embed([query])[0],
+        result = self._store.query(VectorStoreQuery(query_embedding=list(EMBEDDER.query(query)),
                                                     similarity_top_k=k, filters=filters))
         hits = []
         for node, score in zip(result.nodes or [], result.similarities or []):
