@@ -420,6 +420,10 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
     cache = AnswerCache(config.cache_path or config.runs_dir / "cache.sqlite")
     started = datetime.now(timezone.utc)
     plan = rungs(settings, arms, config.models, config.model)
+    # What made the answers, taken before answering: an edit or commit during a long run must not
+    # relabel it.
+    commit = source_commit()
+    hashes = {label: arm_hash(arm, at) for label, arm, at, _ in plan}
     total = len(plan) * len(cases) * config.repeats
     with tqdm(total=total, desc="answering", unit="answer", disable=not progress) as bar:
         hits = {"cached": 0}
@@ -443,8 +447,7 @@ def run_eval(settings: Settings, config: EvalConfig, progress: bool = True) -> P
             "split": config.split,
             "categories": config.categories, "tags": config.tags, "repeats": config.repeats,
             "cases": len(cases), "as_of": AS_OF.isoformat(), "data_version": data_version(settings),
-            "arm_hashes": {label: arm_hash(arm, at) for label, arm, at, _ in plan},
-            "commit": source_commit(), "cached_answers": hits["cached"], "answers": len(replies)}
+            "arm_hashes": hashes, "commit": commit, "cached_answers": hits["cached"], "answers": len(replies)}
     results = results_from(scored, cases, meta, training_records(settings))
     if config.cases_dir == CASES_DIR and LABELS_FILE.exists():
         everything = {c.id: c for c in load_cases(config.cases_dir)}

@@ -280,3 +280,20 @@ def test_a_model_ladder_runs_each_arm_on_each_model(store_settings, cases_dir, t
     assert "## Inference cost per arm" in scorecard and "## The default model" in scorecard
     with pytest.raises(ConfigError, match="Unknown model|No local model"):
         evaluation.parse_models("smollm2-135m,local/nonesuch", settings)
+
+
+def test_a_run_names_the_commit_it_started_on(store_settings, cases_dir, tmp_path,
+                                              monkeypatch) -> None:
+    """An edit or commit made while a long run answers must not relabel what made the answers."""
+    state = {"commit": "before"}
+    answer = evaluation.answer_cases
+
+    def answer_then_commit(*args, **kwargs):
+        replies = answer(*args, **kwargs)
+        state["commit"] = "after"  # somebody commits while the run answers
+        return replies
+
+    monkeypatch.setattr(evaluation, "answer_cases", answer_then_commit)
+    monkeypatch.setattr(evaluation, "source_commit", lambda: state["commit"])
+    folder = run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
+    assert json.loads((folder / "results.json").read_text())["run"]["commit"] == "before"
