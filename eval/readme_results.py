@@ -4,8 +4,8 @@ committed heldout and ladder runs.
 The figures are never typed: `eval/baselines/heldout.json` and `eval/baselines/ladder.json` are
 real runs' results (made with `store-assistant eval --split heldout [--models ...]
 --update-baseline`, naming their commit), and this script renders them between the README's
-`<!-- results -->` and `<!-- ladder -->` markers and into bench/results/scorecard-heldout.md and
-scorecard-ladder.md. `pytest` fails when any of them is stale.
+`<!-- results -->`, `<!-- ladder -->` and `<!-- pe-variants -->` markers and into
+bench/results/scorecard-heldout.md, scorecard-ladder.md and scorecard-pe-variants.md. `pytest` fails when any of them is stale.
 
     .venv/bin/python eval/readme_results.py          # rewrite both
     .venv/bin/python eval/readme_results.py --check  # exit 1 if either is out of date
@@ -29,6 +29,11 @@ README = ROOT / "README.md"
 SCORECARD = ROOT / "bench" / "results" / "scorecard-heldout.md"
 LADDER = ROOT / "eval" / "baselines" / "ladder.json"
 LADDER_SCORECARD = ROOT / "bench" / "results" / "scorecard-ladder.md"
+# Few-shot and chain-of-thought prompts on the bigger models (`store-assistant eval --split heldout
+# --arms pe-few-shot,pe-cot --models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b --no-controls`).
+PE_VARIANTS = ROOT / "eval" / "baselines" / "pe-variants.json"
+PE_VARIANTS_SCORECARD = ROOT / "bench" / "results" / "scorecard-pe-variants.md"
+PE_START, PE_END = "<!-- pe-variants -->", "<!-- /pe-variants -->"
 START, END = "<!-- results -->", "<!-- /results -->"
 LADDER_START, LADDER_END = "<!-- ladder -->", "<!-- /ladder -->"
 LADDER_COLUMNS = ("arm", "correct", "correct when the model was asked", "p50 ms", "p95 ms",
@@ -84,6 +89,19 @@ def ladder_section(results: dict) -> str:
     return "\n".join(parts)
 
 
+def pe_variants_section(results: dict) -> str:
+    card = scorecard(results)
+    run = card["run"]
+    rows = [{k: row[k] for k in ("arm", "correct", "p50 ms", "p95 ms", "$ / 1k answers")}
+            for row in inference_table(card)]
+    return "\n".join([
+        f"**Few-shot and chain-of-thought on the bigger models** (run `{run['id']}` on commit "
+        f"`{(run.get('commit') or 'unknown')[:12]}`, {run['cases']} heldout cases; full "
+        f"scorecard: `bench/results/scorecard-pe-variants.md`). Worked examples or a reasoning "
+        f"step do not give a prompt-only answer the store's prices, stock or policies:", "",
+        markdown_table(rows).rstrip("\n"), ""])
+
+
 def _between(text: str, start: str, end: str, body: str) -> str:
     head, found, rest = text.partition(start)
     _, closed, tail = rest.partition(end)
@@ -100,6 +118,10 @@ def outputs() -> dict[Path, str]:
         ladder = json.loads(LADDER.read_text(encoding="utf-8"))
         readme = _between(readme, LADDER_START, LADDER_END, ladder_section(ladder))
         out[LADDER_SCORECARD] = to_markdown(scorecard(ladder))
+    if PE_VARIANTS.exists():
+        variants = json.loads(PE_VARIANTS.read_text(encoding="utf-8"))
+        readme = _between(readme, PE_START, PE_END, pe_variants_section(variants))
+        out[PE_VARIANTS_SCORECARD] = to_markdown(scorecard(variants))
     return {README: readme, **out}
 
 
