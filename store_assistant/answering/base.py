@@ -38,6 +38,7 @@ class Source:
     text: str
     kind: str  # "manual" | "policy" | "inventory"
     page: int | None = None  # where a PDF manual's section starts
+    read: bool = True  # in the model's prompt; False: ranked by retrieval, listed for staff only
 
 
 @dataclass

@@ -47,6 +47,9 @@ class Grounding:
     question: str
     stores: list[str]
     fallback: str | Callable[[], str]
+    # The catalog's products a text names by SKU, model number or alias; a sentence naming one
+    # the answer was not given is removed.
+    names: Callable[[str], list[Product]] = lambda text: []
 
 
 def check(text: str, grounding: Grounding | None, from_data: bool = False) -> tuple[str, list[str]]:
@@ -73,6 +76,11 @@ def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:
     result = guard(text, grounding.text, grounding.products, grounding.today, grounding.fallback)
     if any(flag.startswith("guard_fallback") for flag in result.flags):
         return result.text, result.flags
+    kept, removed = supported_sentences(result.text, grounding)
+    if removed and not kept:
+        return _built(grounding.fallback), [*result.flags, *removed,
+                                            "guard_fallback:no_supported_sentence"]
+    result = GuardResult(kept, [*result.flags, *removed]) if removed else result
     final, added = add_missing_facts(result.text, grounding.question, grounding.products,
                                      grounding.today, grounding.stores)
     return final, [*result.flags, *added]
@@ -85,14 +93,16 @@ def path_of(flags: list[str], from_data: bool) -> str:
     """Which way an answer reached staff, from what `check` did to it:
 
     'data' (built by code, no model call), 'fallback' (the guard replaced the model's text),
-    'model+corrected' (the guard changed a figure: a price corrected or hidden),
+    'model+corrected' (the guard changed the text: a price corrected or hidden, an unsupported
+    sentence removed),
     'model+facts' (the inventory's facts were appended), 'model' (as written).
     """
     if from_data:
         return "data"
     if any(f.startswith("guard_fallback") or f == "prompt_leak_blocked" for f in flags):
         return "fallback"
-    if any(f.startswith("guard_corrected") or f == "prices_hidden" for f in flags):
+    if any(f.startswith(("guard_corrected", "guard_removed")) or f == "prices_hidden"
+           for f in flags):
         return "model+corrected"
     if any(f.startswith("facts_added") for f in flags):
         return "model+facts"
@@ -297,3 +307,131 @@ def _false_claims(text: str, products: list[Product], today: date) -> list[str]:
             if negated and product.active_promotion(today):
                 claims.append("false_promotion_claim")
     return claims
+
+
+# --- claims in words, sentence by sentence ---------------------------------------------------
+
+# "Settings > Network > Reset Network", "Settings → Wi-Fi": a path through menus.
+_MENU_PATH = re.compile(r"[\w][\w '&/-]*(?:\s*(?:>|→|»|->)\s*[\w][\w '&/-]*)+")
+# A label quoted or marked up: "Reset Network", **Next**, `Pair`.
+_LABEL = re.compile(r'"([^"\n]{1,60})"|“([^”\n]{1,60})”|\*\*([^*\n]{1,60})\*\*|`([^`\n]{1,60})`')
+# Model-number-like words: letters and digits mixed ("VLF728", "WH-1000XM5", "S24"), not a
+# figure with its unit ("64GB", "1080p", "4K"), which the figure checks cover.
+_MODEL_WORD = re.compile(r"\b(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
+_FIGURE_UNIT = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,4}$", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“*])|\n+")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("""a about above after again all also am an and any are as at be because been
+before being below between both but by can could did do does doing down during each few for from
+further had has have having here how i if in into is it its just me more most my no nor not now of
+off on once only or other our out over own same she should so some such than that the their them
+then there these they this those through to too under until up very was we were what when where
+which while who whom why will with would you your yes sure please thanks thank help happy glad
+let know get go one two also may might must need use using used like well""".split())
+
+
+def _norm_words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _stem(word: str) -> str:
+    return word[:5]
+
+
+def sentences(text: str) -> list[str]:
+    """'Open Settings. Then tap Reset.\n1. Hold the button' -> three sentences (a list item is one)."""
+    return [part.strip() for part in _SENTENCE.split(text) if part and part.strip()]
+
+
+def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
+    """Why `sentence` says something the facts and excerpts do not, or None.
+
+    Checked: products named (a catalog product the answer was not given), model numbers, menu
+    paths and quoted UI labels (each must appear in the excerpts), a store's hours (the time must
+    be on that store's own line or section), and the sentence's content words (at least half
+    must be in the excerpts or the question, so an invented step or feature does not pass)."""
+    source = f"{grounding.text}\n{grounding.question}"
+    words = f" {_norm_words(source)} "
+    given = {p.sku for p in grounding.products}
+    squashed = _squash(source)
+    for product in grounding.names(sentence):
+        names = [product.sku, product.model or "", *product.aliases]
+        if product.sku not in given and not any(
+                len(_squash(name)) >= 3 and _squash(name) in squashed for name in names):
+            return f"product:{product.sku}"
+    for match in _MODEL_WORD.finditer(sentence):
+        token = match.group(0)
+        if len(token) >= 3 and not _FIGURE_UNIT.match(token) and \
+                f" {_norm_words(token)} " not in words and _squash(token) not in squashed:
+            return f"model:{token}"
+    for match in _MENU_PATH.finditer(sentence):
+        for step in re.split(r"\s*(?:>|→|»|->)\s*", match.group(0)):
+            step = _norm_words(step)
+            if step and not _menu_step_found(step, words):
+                return f"menu:{step}"
+    for match in _LABEL.finditer(sentence):
+        label = _norm_words(next(g for g in match.groups() if g is not None))
+        if label and f" {label} " not in words:
+            return f"label:{label}"
+    store_claim = _store_hours_claim(sentence, grounding)
+    if store_claim:
+        return store_claim
+    content = [w for w in _WORD.findall(sentence.lower()) if w not in _STOP and not w.isdigit()
+               and len(w) > 2]
+    if len(content) >= 4:
+        stems = {_stem(w) for w in _WORD.findall(source.lower())}
+        missing = [w for w in content if _stem(w) not in stems]
+        if len(missing) * 2 > len(content):
+            return "words:" + " ".join(missing[:4])
+    return None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _menu_step_found(step: str, words: str) -> bool:
+    """A menu step is found when the excerpts contain it or its last words ('go to Settings' is
+    found by 'Settings': the regex cannot tell where a sentence's path begins)."""
+    parts = step.split()
+    return any(f" {' '.join(parts[i:])} " in words for i in range(len(parts)))
+
+
+def _store_hours_claim(sentence: str, grounding: Grounding) -> str | None:
+    """'Northgate opens at 9 am' must have 9 am on Northgate's own line or section."""
+    times = [_clock(m) for m in _TIME.finditer(sentence)]
+    named = stores_named(sentence, grounding.stores)
+    if not times or len(named) != 1:
+        return None
+    store = named[0]
+    blocks = re.split(r"\n\s*\n", grounding.text)  # an excerpt, or a paragraph of one
+    own = [b for b in blocks if re.search(rf"\b{re.escape(store)}\b", b, re.IGNORECASE)]
+    allowed = {_clock(m) for b in own for m in _TIME.finditer(b)}
+    for clock in times:
+        if clock not in allowed:
+            return f"store_hours:{store}"
+    return None
+
+
+def supported_sentences(text: str, grounding: Grounding) -> tuple[str, list[str]]:
+    """(the answer without its unsupported sentences, a 'guard_removed:<why>' flag per removal).
+
+    An answer keeps its layout: a removed sentence is cut from its line, and a line left empty
+    goes."""
+    removed: list[str] = []
+    lines = []
+    for line in text.splitlines():
+        parts = [p for p in _SENTENCE.split(line) if p and p.strip()]
+        kept = []
+        for part in parts:
+            why = unsupported_claim(part, grounding)
+            if why is None:
+                kept.append(part.strip())
+            else:
+                removed.append(f"guard_removed:{why}")
+        if kept or not parts:
+            lines.append(" ".join(kept))
+    kept_text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    substantive = [s for s in sentences(kept_text)
+                   if len([w for w in _WORD.findall(s.lower()) if w not in _STOP]) >= 2]
+    return (kept_text if substantive else ""), removed

@@ -26,7 +26,7 @@ from store_assistant.answering.questions import (asked_category, asks_inventory,
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.store.products import Product, money
 from store_assistant.store.documents import Chunk
-from store_assistant.store.knowledge import EMBEDDER, Hit, knowledge_base
+from store_assistant.store.knowledge import EMBEDDER, Hit, distinct, knowledge_base
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Source, Strategy
 from store_assistant.answering.prompting import STORE_NAME
@@ -41,6 +41,7 @@ CONTEXT_WORDS = 220
 _STORE_INFO = re.compile(r"\b(hours?|open|opens|opening|close|closes|closing|address|phone|"
                          r"parking|located|location|directions)\b", re.IGNORECASE)
 RANKED = 5
+SHORT_SECTION_WORDS = 40  # a sub-section shorter than this is shown under its parent's text
 SCOPED_DEPTH = 30  # deep enough that a named product's sections are in it after the filter
 _COMPARES = re.compile(r"\b(compare[sd]?|comparison|vs\.?|versus|differen(?:ce|t)|better|worse|"
                        r"alternatives?|similar|instead)\b", re.IGNORECASE)
@@ -120,10 +121,11 @@ class RagStrategy(Strategy):
         if follow_up and not links:
             links = link_products(earlier, self.inventory)  # "and is it in stock downtown?"
         scope = in_scope(question, links)
-        # The ranking is read 5 deep for the evaluation's hit@5; the prompt uses the top k.
+        # Five sections are ranked and listed as sources (hit@5 in the evaluation); the prompt
+        # has the top k that fit its word budget.
         ranking = (self._scoped(query, scope) if scope else
-                   self.knowledge.search(query, mode=self.mode, k=max(self.k, RANKED)))
-        ranked = [*named, *(hit for hit in ranking if hit.chunk not in first)]
+                   self.knowledge.sections(query, mode=self.mode, k=max(self.k, RANKED)))
+        ranked = distinct([*named, *(hit for hit in ranking if hit.chunk not in first)])
         hits = ranked[:self.k]
         if not links:
             # Products found only through retrieval count when the best excerpt is a product
@@ -165,18 +167,23 @@ class RagStrategy(Strategy):
         withheld = [h for h in hits if injected(h.chunk.text)]
         flags += [f"excerpt_withheld:{h.chunk.id}" for h in withheld]
         context_hits = self._within_budget([h for h in hits if h not in withheld])
-        context = "\n\n".join(f"[{h.chunk.title} > {h.chunk.heading}]\n{h.chunk.text}"
-                              for h in context_hits) or "(none found)"
+        context = "\n\n".join(f"[{c.title} > {c.heading}]\n{c.text}"
+                              for c in self._with_parents([h.chunk for h in context_hits])
+                              ) or "(none found)"
         system = self._system + "\n\n" + render("rag", facts=facts, context=context)
         messages = [{"role": "system", "content": system}, *history,
                     {"role": "user", "content": question}]
         sources = self._product_sources(products, today)
+        # Always the five best sections: the ones the model read, then the next ones retrieval
+        # ranked, so a wrong first excerpt leaves the staff member somewhere else to look.
+        more = [h for h in ranked if h not in context_hits and h not in withheld]
         sources += [Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading,
-                           text=h.chunk.text, kind=h.chunk.kind, page=h.chunk.page)
-                    for h in context_hits]
+                           text=h.chunk.text, kind=h.chunk.kind, page=h.chunk.page,
+                           read=h in context_hits)
+                    for h in [*context_hits, *more][:RANKED]]
         grounding = Grounding(
             text="\n".join([facts, context, money(limit) if limit else ""]), products=products,
-            today=today, question=question, stores=self.inventory.stores(),
+            today=today, question=question, stores=self.inventory.stores(), names=self._names,
             # Built only if the guard needs it: quoting embeds the sections' lines.
             fallback=lambda: self._data_answer(question, products, named or context_hits, today,
                                                limit, category))
@@ -193,10 +200,11 @@ class RagStrategy(Strategy):
         Sony sections above the returns policy), and lead when the best policy is closer in
         meaning to the question than the product's best section; otherwise the product's lead.
         """
-        own = [hit for hit in self.knowledge.search(query, mode=self.mode, k=SCOPED_DEPTH)
-               if hit.chunk.kind == "manual" and about(hit.chunk, products)]
+        own = distinct([hit for hit in self.knowledge.search(query, mode=self.mode,
+                                                             k=SCOPED_DEPTH)
+                        if hit.chunk.kind == "manual" and about(hit.chunk, products)])
         topic = topic_query(query, products)
-        policies = self.knowledge.search(topic, mode=self.mode, k=RANKED, kind="policy")
+        policies = self.knowledge.sections(topic, mode=self.mode, k=RANKED, kind="policy")
         if not policies or not own:
             return [*own, *policies]
         policy_best = self.knowledge.search(topic, mode="dense", k=1, kind="policy")
@@ -265,6 +273,27 @@ class RagStrategy(Strategy):
                          or stores_named(question, self.inventory.stores())):
             return f"{answer}\n\n{inventory}"
         return answer
+
+    def _names(self, text: str) -> list[Product]:
+        """The catalog's products `text` names outright (SKU, model number, alias)."""
+        return [link.product for link in link_products(text, self.inventory)
+                if link.how in ("sku", "model", "alias")]
+
+    def _with_parents(self, chunks: list[Chunk]) -> list[Chunk]:
+        """The excerpts, a short sub-section preceded by the section above it.
+
+        "Settings > Audio > Power" may be two lines that make sense only under "Settings > Audio";
+        the parent's first chunk comes just before it, once."""
+        shown: list[Chunk] = []
+        for chunk in chunks:
+            if chunk in shown:  # a parent already moved up to its child
+                continue
+            parent = (self.knowledge.parent(chunk)
+                      if len(chunk.text.split()) < SHORT_SECTION_WORDS else None)
+            if parent is not None and parent not in shown:
+                shown.append(parent)
+            shown.append(chunk)
+        return shown
 
     def _within_budget(self, hits: list[Hit]) -> list[Hit]:
         kept, words = [], 0

@@ -54,6 +54,11 @@ def _ask(args: argparse.Namespace) -> int:
             print(f"\n\nAnswer:\n{answer.text}")
         print(f"\n\n-- {answer.strategy} | {answer.model} | {answer.latency_ms / 1000:.1f} s"
               f"{' | ' + ', '.join(answer.flags) if answer.flags else ''}")
+        documents = [s for s in answer.sources if s.kind != "inventory"]
+        for rank, source in enumerate(documents, 1):
+            page = f", p. {source.page}" if source.page else ""
+            note = "" if source.read else "  (not read by the model)"
+            print(f"   [{rank}] {source.title} > {source.heading}{page}{note}")
         return EXIT_OK
 
     if args.question is not None:

@@ -353,6 +353,80 @@ def correct(case: GoldenCase, reply: Reply, world: World) -> Score:
     return Score(not problems, "correct" if not problems else "; ".join(problems))
 
 
+# --- claims the answer's sources do not support -------------------------------------------------
+
+# The specifics a sentence asserts: a number, a capitalised word after the sentence's first word
+# (products, menus, buttons, stores), a quoted string. Written apart from the guard's checks (which
+# look for menu paths, labels, model numbers and content words) so that one cannot pass the other
+# by sharing its blind spots.
+_SPECIFIC = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
+_QUOTE = re.compile(r'"([^"\n]+)"|“([^”\n]+)”')
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_ALWAYS = {"i", "i'm", "i'd", "i'll", "ok", "okay"}
+STORE = "Volt Electronics"  # the store's name is in every prompt
+
+
+def claims_unsupported(text: str, evidence: str) -> list[str]:
+    """The specifics of `text` that `evidence` does not contain (case and punctuation ignored).
+
+    'Open Settings > Display, then tap "Night Shift"' against a manual that says 'Settings >
+    Display' -> ['Night Shift']: the label is asserted, the manual never names it."""
+    known = f" {' '.join(_words(evidence + ' ' + STORE))} "
+    figures = {_figure(n) for n in _NUMERAL.findall(evidence)}
+    bad: list[str] = []
+    for sentence in _sentences(text):
+        body = _LIST_MARK.sub("", sentence.strip())
+        quoted = [q for m in _QUOTE.finditer(body) for q in m.groups() if q]
+        body = _QUOTE.sub(lambda m: " " * len(m.group(0)), body)  # a quote counts once, whole
+        specifics = [*quoted, *(m.group(0) for m in _SPECIFIC.finditer(body) if m.start() > 0)]
+        for item in specifics:
+            words = _words(item)
+            if not words or " ".join(words) in _ALWAYS or item in bad:
+                continue
+            if item[0].isdigit():  # '$1,299.99' is the evidence's '1299.99'; '9:00' is 9 and 0
+                if any(_figure(part) not in figures for part in _NUMERAL.findall(item)):
+                    bad.append(item)
+            elif f" {' '.join(words)} " not in known:
+                bad.append(item)
+    return bad
+
+
+_NUMERAL = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _figure(numeral: str) -> float:
+    return float(numeral.replace(",", "").rstrip("."))
+
+
+def _evidence(case: GoldenCase, reply: Reply, world: World) -> str:
+    texts = [case.question, world.source_text(s for s in reply.sources if not s.isdigit())]
+    # The products the case, the answer's sources or the question name; not those the answer
+    # names, or naming a product would make its own claims about it supported.
+    skus = [s for s in (*case.sources, *reply.sources) if s.isdigit()]
+    skus += mentioned_products(case.question, world.products())
+    products = [p for p in map(world.inventory.lookup, dict.fromkeys(skus)) if p is not None]
+    return "\n".join([*texts, *map(_product_text, products)])
+
+
+def _product_text(product: Product) -> str:
+    promotion = product.promotion
+    return " ".join([product.name, product.sku, product.model or "", product.category,
+                     f"{product.price:.2f}", *product.aliases, *product.stock,
+                     *(str(q) for q in product.stock.values()),
+                     *([promotion.text, f"{promotion.price:.2f}",
+                        f"{product.price - promotion.price:.2f}", str(promotion.end)]
+                       if promotion else [])])
+
+
+def unsupported_claims(case: GoldenCase, reply: Reply, world: World) -> Score:
+    """Specifics (figures, names, labels) the answer asserts that neither its sources, the
+    products in play nor the question contain. Does not apply to an answer with no sources."""
+    if not reply.sources:
+        return Score(None, "the answer was given no sources to check it against")
+    bad = claims_unsupported(reply.text, _evidence(case, reply, world))
+    return Score(float(len(bad)), "none" if not bad else "not in the sources: " + ", ".join(bad))
+
+
 # --- ragas no-LLM text metrics ----------------------------------------------------------------
 
 def rouge_l(case: GoldenCase, reply: Reply, world: World) -> Score:
@@ -381,6 +455,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
+    Metric("unsupported_claims", 1, unsupported_claims, "Unsupported claims (names, labels, "
+           "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),
     Metric("mrr", 1, mrr, "Retrieval MRR"),

@@ -262,7 +262,7 @@ def _ask(strategy, arm: str, case: GoldenCase, repeat: int, model: str) -> Reply
         return Reply(case.id, arm, repeat, "", model, latency_ms=(time.perf_counter() - started) * 1000,
                      error=f"{type(exc).__name__}: {exc}")
     return Reply(case.id, arm, repeat, answer.text, answer.model,
-                 sources=[s.id for s in answer.sources], retrieved=list(answer.retrieved),
+                 sources=[s.id for s in answer.sources if s.read], retrieved=list(answer.retrieved),
                  latency_ms=answer.latency_ms, ttft_ms=answer.ttft_ms, usage=dict(answer.usage),
                  cost_usd=answer.cost_usd, flags=list(answer.flags), path=answer.path,
                  raw_text=None if answer.path == "data" else answer.raw_text,

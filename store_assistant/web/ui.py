@@ -140,10 +140,11 @@ def show_body(turn: dict) -> None:
     documents = [s for s in meta.get("sources", []) if s["kind"] != "inventory"]
     if documents:
         with st.expander(f"Sources ({len(documents)})"):
-            for source in documents:
+            for rank, source in enumerate(documents, 1):
                 page = f" · p. {source['page']}" if source.get("page") else ""
-                st.markdown(f"**{escape(source['title'])}** › {escape(source['heading'])}{page} "
-                            f"· `{source['id']}`")
+                read = "" if source.get("read", True) else " · *also relevant, not read by the model*"
+                st.markdown(f"{rank}. **{escape(source['title'])}** › {escape(source['heading'])}"
+                            f"{page} · `{source['id']}`{read}")
                 st.text(source["text"])
     if meta.get("reasoning"):
         with st.expander("Reasoning (hidden from the reply)"):

@@ -91,3 +91,62 @@ def test_the_path_is_on_the_answer(settings: Settings) -> None:
     plain = build_strategy("pe-zero-shot", ScriptedGateway("Hello!"), settings).answer("Hi?")
     assert plain.path == "model"
 
+
+
+# --- claims in words: each unsupported sentence removed and counted ------------------------------
+
+IPAD_AIR = "What's the way to install updates on the iPad Air 11 M2?"
+
+
+def guarded(store_settings: Settings, question: str, said: str):
+    strategy = build_strategy("rag-hybrid", ScriptedGateway(said), store_settings)
+    return strategy.answer(question)
+
+
+def test_an_invented_step_label_or_menu_is_removed_and_flagged(store_settings: Settings) -> None:
+    # The manual: "Install iPadOS updates in Settings > General > Software Update."
+    answer = guarded(store_settings, IPAD_AIR,
+                     "Install iPadOS updates in Settings > General > Software Update. "
+                     "Then tap the **Download Now** button and confirm. "
+                     "You can also open Settings > Privacy > Automatic Updates.\n"
+                     "A dropdown menu with three buttons appears, and a confirmation message "
+                     "pops up when the firmware finishes flashing.")
+    assert answer.text == "Install iPadOS updates in Settings > General > Software Update."
+    removed = [f for f in answer.flags if f.startswith("guard_removed:")]
+    assert removed == ["guard_removed:label:download now",
+                       "guard_removed:menu:privacy",
+                       "guard_removed:words:dropdown menu three appears"]
+    assert answer.path == "model+corrected"
+
+
+def test_a_product_the_answer_was_not_given_is_removed(store_settings: Settings) -> None:
+    answer = guarded(store_settings, "What is the Sanus VLF728?",
+                     "It is a heavy-duty articulating wall mount that extends, tilts and swivels. "
+                     "The Sanus VLF728 is the same as the Samsung Galaxy S24.")
+    assert answer.text == ("It is a heavy-duty articulating wall mount that extends, tilts and "
+                           "swivels.")
+    assert [f for f in answer.flags if f.startswith("guard_removed:")] == [
+        "guard_removed:product:" + next(
+            p.sku for p in Inventory(inventory_path(store_settings)).products()
+            if p.name.startswith("Samsung Galaxy S24") and p.model and "S24" in p.name)]
+
+
+def test_a_stores_hours_must_be_that_stores(store_settings: Settings) -> None:
+    answer = guarded(store_settings, "When does the Westside store open on Sunday?",
+                     "Westside opens at 11:00 am on Sunday. Downtown opens at 11 am too.")
+    assert answer.text == "Westside opens at 11:00 am on Sunday."
+    assert "guard_removed:store_hours:downtown" in answer.flags
+
+
+def test_an_answer_left_with_nothing_supported_falls_back(store_settings: Settings) -> None:
+    answer = guarded(store_settings, IPAD_AIR,
+                     "Press the **Flash Firmware** button, then pick Recovery > Wipe Everything.")
+    assert "guard_fallback:no_supported_sentence" in answer.flags
+    assert "Software Update" in answer.text and answer.path == "fallback"
+
+
+def test_a_supported_paraphrase_is_kept(store_settings: Settings) -> None:
+    said = ("Hi! To update the iPad Air, go to Settings > General > Software Update and install "
+            "the latest iPadOS.")
+    answer = guarded(store_settings, IPAD_AIR, said)
+    assert answer.text == said and not any(f.startswith("guard_removed") for f in answer.flags)

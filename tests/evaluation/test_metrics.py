@@ -324,3 +324,21 @@ def test_a_dump_is_wrong_in_every_category(world: World) -> None:
         if verdict.value is not False:
             passed.append(golden.id)
     assert passed == [], f"a dump scored correct on {passed}"
+
+
+def test_unsupported_claims_count_what_the_sources_do_not_say(world: World) -> None:
+    ipad = case(id="c-2", category="how-to", question="How do I update the iPad Air 11 M2?",
+                facts=(), sources=("manual:apple-ipad-air-11-m2",))
+    sources = ["manual:apple-ipad-air-11-m2#setup"]
+    said = reply("Hi! Install iPadOS updates in Settings > General > Software Update.",
+                 sources=sources)
+    assert score_reply(ipad, said, world, ["unsupported_claims"])["unsupported_claims"].value == 0
+    made_up = reply('Open Settings > Privacy, tap "Flash Firmware" and pick the Galaxy S24. '
+                    "It takes 45 minutes.", sources=sources)
+    found = score_reply(ipad, made_up, world, ["unsupported_claims"])["unsupported_claims"]
+    assert found.value == 5 and "Flash Firmware" in found.reason and "45" in found.reason
+    # A price is read as a number; a prompt-only answer (no sources) is not scored.
+    air = reply("The MacBook Air is $999.99 at Downtown.", sources=[AIR])
+    assert score_reply(case(), air, world, ["unsupported_claims"])["unsupported_claims"].value == 0
+    assert score_reply(case(), reply("It is $999.99."), world,
+                       ["unsupported_claims"])["unsupported_claims"].value is None

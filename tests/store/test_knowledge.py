@@ -15,8 +15,9 @@ from store_assistant.cli import main
 from store_assistant.config import Settings, load_settings
 from store_assistant.errors import DataError, RetrievalError
 from store_assistant.store.documents import read_document
-from store_assistant.store.knowledge import (MODES, KnowledgeBase, close_knowledge_bases, fuse,
-                                             ingest, knowledge_base, manifest_path)
+from store_assistant.store.knowledge import (MODES, RRF_K, SENTENCES, KnowledgeBase,
+                                             close_knowledge_bases, fuse, ingest, knowledge_base,
+                                             manifest_path)
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.strategies import build_strategy
 from tests.conftest import TEST_ENV
@@ -77,7 +78,8 @@ def test_ingest_is_incremental(user_folder: Path, tmp_path: Path) -> None:
     again = ingest(settings, [(user_folder, "manual")], progress=False)
     assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 2)
 
-    (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.2 litres.\n")
+    (user_folder / "kettle.md").write_text("# Acme Kettle\n\n## Capacity\nHolds 1.2 litres of "
+                                           "water.\n")
     (user_folder / "acme-toaster.md").unlink()
     changed = ingest(settings, [(user_folder, "manual")], progress=False)
     assert (changed.added, changed.updated, changed.removed, changed.unchanged) == (0, 1, 1, 0)
@@ -85,6 +87,10 @@ def test_ingest_is_incremental(user_folder: Path, tmp_path: Path) -> None:
     hits = kb.search("toaster watts kettle capacity", mode="dense", k=5)
     assert [h.chunk.id for h in hits] == ["manual:kettle#capacity"]
     assert "1.2 litres" in hits[0].chunk.text
+    # The sentence collection follows: the removed toaster's and the old kettle's lines are gone.
+    lines = kb._client.scroll(SENTENCES, limit=100, with_payload=True)[0]
+    assert sorted(p.payload["chunk_id"] for p in lines) == ["manual:kettle#capacity"]
+    assert "1.2 litres" in lines[0].payload["_node_content"]
 
 
 @pytest.mark.parametrize("name, content, why", [
@@ -203,7 +209,7 @@ def test_rrf_rewards_agreement() -> None:
     a, b, c = (Chunk(id=x, doc_id=x, kind="manual", title=x, heading="h", text="t") for x in "abc")
     fused = fuse([[Hit(a, 9), Hit(b, 8)], [Hit(c, 0.9), Hit(b, 0.8)]])
     assert [h.chunk.id for h in fused][0] == "b"
-    assert fused[0].score == pytest.approx(2 / 62)
+    assert fused[0].score == pytest.approx(2 / (RRF_K + 2))
 
 
 def test_ask_answers_from_a_user_data_dir(user_folder: Path, tmp_path: Path, capsys) -> None:
@@ -255,3 +261,71 @@ def test_metadata_filters(store_settings: Settings) -> None:
         assert policy and all(h.chunk.kind == "policy" for h in policy)
         one = kb.search("what is in the box", mode=mode, k=3, sku="6505727")
         assert one and all(h.chunk.sku == "6505727" for h in one)
+
+
+NESTED_MANUAL = """# Acme Soundbar 5
+
+## Settings
+Open Settings from the remote's gear button. Every setting is saved on the soundbar itself and
+survives a power cut; the remote only sends the change.
+
+### Night mode
+Turn it on to soften explosions.
+
+## Troubleshooting
+""" + "\n\n".join(f"Paragraph {i}: if the soundbar is silent, check input {i} and the cable, then "
+                  f"press the input button until the light for input {i} is steady."
+                  + " Wait a few seconds between presses." * 4 for i in range(1, 9)) + """
+
+## Warranty
+One year, parts and labour.
+
+## Wall mounting
+Use the bracket in the box and two screws rated for 10 kg.
+
+## Cleaning
+Wipe with a dry cloth.
+"""
+
+
+@pytest.fixture
+def nested_store(tmp_path: Path) -> Settings:
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "soundbar.md").write_text(NESTED_MANUAL)
+    data_dir = tmp_path / "data"
+    assert main(["ingest", "--manuals", str(folder), "--data-dir", str(data_dir)]) == 0
+    return load_settings({"data_dir": str(data_dir)}, env=TEST_ENV)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sections_are_ranked_once_each(nested_store: Settings, mode: str) -> None:
+    kb = knowledge_base(nested_store)
+    chunks = kb.search("the soundbar is silent, which input button do I press?", mode=mode, k=6)
+    assert [h.chunk.heading for h in chunks[:2]] == ["Troubleshooting"] * 2  # a long section
+    sections = kb.sections("the soundbar is silent, which input button do I press?", mode=mode)
+    headings = [h.chunk.heading for h in sections]
+    assert headings[0] == "Troubleshooting" and len(headings) == len(set(headings)) == 5
+
+
+def test_a_short_subsection_is_read_under_its_parent(nested_store: Settings) -> None:
+    kb = knowledge_base(nested_store)
+    night = next(c for c in kb.chunks.values() if c.heading == "Settings > Night mode")
+    assert kb.parent(night).heading == "Settings"
+    assert kb.parent(kb.parent(night)) is None
+    strategy = build_strategy("rag-hybrid", Gateway(nested_store), nested_store)
+    settings, cleaning = kb.parent(night), next(c for c in kb.chunks.values()
+                                                if c.heading == "Cleaning")
+    assert strategy._with_parents([night, cleaning]) == [settings, night, cleaning]
+    assert strategy._with_parents([night, settings]) == [settings, night]  # moved up, once
+    assert strategy._with_parents([settings, cleaning]) == [settings, cleaning]
+    draft = strategy.draft("What does night mode on the Acme soundbar do?")
+    prompt = draft.messages[0]["content"]
+    assert "soften explosions" in prompt and "survives a power cut" in prompt
+    assert prompt.index("survives a power cut") < prompt.index("soften explosions")
+    documents = [s for s in draft.sources if s.kind != "inventory"]
+    assert len(documents) == 5
+    assert "Settings > Night mode" in [s.heading for s in documents if s.read]
+    assert [s.read for s in documents] == sorted((s.read for s in documents), reverse=True)
+    assert all(s.text in prompt for s in documents if s.read)
+    assert not any(s.text in prompt for s in documents if not s.read)
