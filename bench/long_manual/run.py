@@ -69,6 +69,18 @@ def plain_bm25(chunks: list):
     return rank
 
 
+def plain_bm25_chunks(chunks: list):
+    """The text of plain BM25's top chunk for a question: the no-model answer baseline."""
+    import Stemmer
+    from llama_index.core.schema import QueryBundle, TextNode
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    nodes = [TextNode(id_=c.id, text=c.text) for c in chunks]
+    retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=1,
+                                            stemmer=Stemmer.Stemmer("english"), language="english")
+    return lambda question: retriever.retrieve(QueryBundle(question))[0].node.text
+
+
 def scores(ranks: list[int | None]) -> dict:
     n = len(ranks)
     return {"hit@1": round(sum(r == 1 for r in ranks) / n, 3),

@@ -68,6 +68,7 @@ class World:
     inventory: Inventory
     today: date
     chunk_texts: dict[str, str] = field(default_factory=dict)  # chunk id -> text
+    chunk_titles: dict[str, str] = field(default_factory=dict)  # chunk id -> "title > heading"
     _products: list[Product] | None = None
     _shingles: dict[tuple[str, ...], set[str]] | None = None
     _sources: dict[str, str] = field(default_factory=dict)  # source id -> its chunks' text
@@ -360,7 +361,7 @@ def correct(case: GoldenCase, reply: Reply, world: World) -> Score:
 # look for menu paths, labels, model numbers and content words) so that one cannot pass the other
 # by sharing its blind spots.
 _SPECIFIC = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
-_QUOTE = re.compile(r'"([^"\n]+)"|“([^”\n]+)”')
+_QUOTE = re.compile(r'(?<![\d"])"([^"\n]+)"|“([^”\n]+)”')  # not the inch mark of '65"'
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _ALWAYS = {"i", "i'm", "i'd", "i'll", "ok", "okay"}
 STORE = "Volt Electronics"  # the store's name is in every prompt
@@ -399,7 +400,10 @@ def _figure(numeral: str) -> float:
 
 
 def _evidence(case: GoldenCase, reply: Reply, world: World) -> str:
-    texts = [case.question, world.source_text(s for s in reply.sources if not s.isdigit())]
+    # A source's id names its section ("manual:apple-ipad-10th-gen#compatibility"), which an
+    # answer may cite.
+    texts = [case.question, world.source_text(s for s in reply.sources if not s.isdigit()),
+             *reply.sources, *(world.chunk_titles.get(s, "") for s in reply.sources)]
     # The products the case, the answer's sources or the question name; not those the answer
     # names, or naming a product would make its own claims about it supported.
     skus = [s for s in (*case.sources, *reply.sources) if s.isdigit()]
@@ -410,12 +414,13 @@ def _evidence(case: GoldenCase, reply: Reply, world: World) -> str:
 
 def _product_text(product: Product) -> str:
     promotion = product.promotion
-    return " ".join([product.name, product.sku, product.model or "", product.category,
-                     f"{product.price:.2f}", *product.aliases, *product.stock,
-                     *(str(q) for q in product.stock.values()),
+    return " ".join([product.name, "SKU", product.sku, product.model or "", product.category,
+                     f"{product.price:.2f}", product.aisle or "", *product.aliases,
+                     *product.stock, *(str(q) for q in product.stock.values()),
                      *([promotion.text, f"{promotion.price:.2f}",
-                        f"{product.price - promotion.price:.2f}", str(promotion.end)]
-                       if promotion else [])])
+                        f"{product.price - promotion.price:.2f}", str(promotion.end),
+                        promotion.end.strftime("%B %d %Y"), str(promotion.start),
+                        promotion.start.strftime("%B %d %Y")] if promotion else [])])
 
 
 def unsupported_claims(case: GoldenCase, reply: Reply, world: World) -> Score:
@@ -455,7 +460,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
-    Metric("unsupported_claims", 1, unsupported_claims, "Unsupported claims (names, labels, "
+    Metric("unsupported_claims", 2, unsupported_claims, "Unsupported claims (names, labels, "
            "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

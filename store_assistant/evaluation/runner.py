@@ -205,10 +205,12 @@ def world_for(settings: Settings) -> World:
     from store_assistant.store.documents import read_folder
 
     chunks: dict[str, str] = {}
+    titles: dict[str, str] = {}
     for folder, kind in ((settings.manuals_dir, "manual"), (settings.policies_dir, "policy")):
         for _, (_, doc_chunks) in read_folder(folder, kind).items():
             chunks.update({c.id: c.text for c in doc_chunks})
-    return World(Inventory(inventory_path(settings)), AS_OF, chunks)
+            titles.update({c.id: f"{c.title} > {c.heading}" for c in doc_chunks})
+    return World(Inventory(inventory_path(settings)), AS_OF, chunks, chunk_titles=titles)
 
 
 def answer_cases(settings: Settings, arms: list[str], cases: list[GoldenCase], repeats: int,

@@ -183,18 +183,19 @@ def _parity(adapter: Path, entry: dict, chats: list) -> list:
 
 def test_llama_cpp_answers_like_transformers_with_the_shipped_adapter(tmp_path: Path,
                                                                       monkeypatch) -> None:
-    """Parity on 20 prompts the training run did not check: every answer identical or parted
-    only at a near-tie; and the same check catches the adapter exported without the q/k row
-    permutation (the mistake that fails silently)."""
+    """Parity on 10 prompts the training run did not check: every answer identical or parted
+    only at a near-tie; and the same check on 4 of them catches the adapter exported without the
+    q/k row permutation (the mistake that fails silently). Each prompt is generated twice, by
+    transformers and llama.cpp (~6 s here), so the prompts are few."""
     from store_assistant.finetune import export
 
     settings = load_settings(env=TEST_ENV)
     registry = load_registry(settings)
     entry = registry["models"][registry["active"]]
-    chats = [m[:-1] for m in read_examples(GENERATED / "valid.jsonl")[12:32]]
+    chats = [m[:-1] for m in read_examples(GENERATED / "valid.jsonl")[12:22]]
     cases = _parity(adapter_path(settings, entry), entry, chats)
     assert [(c.served, c.trained, c.gap) for c in cases if not c.agrees] == []
-    assert sum(c.equal for c in cases) >= 7  # most are identical token for token
+    assert sum(c.equal for c in cases) >= 4  # most are identical token for token
 
     # The adapter's weights back in transformers, then written again without the permutation.
     from store_assistant.finetune.export import load_adapter
@@ -207,7 +208,7 @@ def test_llama_cpp_answers_like_transformers_with_the_shipped_adapter(tmp_path: 
     monkeypatch.setattr(export, "to_llama_cpp", lambda rows, heads: rows)
     export.write_adapter(model, tmp_path / "unpermuted.gguf", entry["config"]["alpha"])
     wrong = export.parity(model, tokenizer, embedded_model_path(), tmp_path / "unpermuted.gguf",
-                          chats)
+                          chats[:4])
     assert sum(not c.agrees for c in wrong) >= 2
 
 
