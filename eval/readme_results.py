@@ -34,6 +34,10 @@ LADDER_SCORECARD = ROOT / "bench" / "results" / "scorecard-ladder.md"
 PE_VARIANTS = ROOT / "eval" / "baselines" / "pe-variants.json"
 PE_VARIANTS_SCORECARD = ROOT / "bench" / "results" / "scorecard-pe-variants.md"
 PE_START, PE_END = "<!-- pe-variants -->", "<!-- /pe-variants -->"
+# The long third-party manual (bench/long_manual/run.py and answers.py write these).
+LONG = ROOT / "bench" / "results" / "long-manual.json"
+LONG_ANSWERS = ROOT / "bench" / "results" / "long-manual-answers.json"
+LONG_START, LONG_END = "<!-- long-manual -->", "<!-- /long-manual -->"
 START, END = "<!-- results -->", "<!-- /results -->"
 LADDER_START, LADDER_END = "<!-- ladder -->", "<!-- /ladder -->"
 LADDER_COLUMNS = ("arm", "correct", "correct when the model was asked", "p50 ms", "p95 ms",
@@ -102,6 +106,33 @@ def pe_variants_section(results: dict) -> str:
         markdown_table(rows).rstrip("\n"), ""])
 
 
+def long_manual_section(retrieval: dict, answers: dict | None) -> str:
+    rows = [{"arm": arm, "section hit@1": f"{v['hit@1']:.3f}", "hit@5": f"{v['hit@5']:.3f}",
+             "MRR": f"{v['mrr']:.3f}"} for arm, v in retrieval["arms"].items()]
+    parts = [f"**A long third-party manual** (the WSJT-X User Guide, {retrieval['sections']} "
+             f"sections, {retrieval['questions']} questions written by reading it, each with its "
+             f"gold section and a reference answer; `{retrieval['command']}` on commit "
+             f"`{(retrieval.get('commit') or 'unknown')[:12]}`; ingest {retrieval['ingest_s']} s). "
+             f"Retrieval, against plain BM25 over the same sections:", "",
+             markdown_table(rows).rstrip("\n"), ""]
+    if answers:
+        rows = [{"answer": f"rag-hybrid ({answers['model']})",
+                 "ROUGE-L F1": f"{answers['rouge_l']['rag-hybrid']:.3f}",
+                 "unsupported claims": f"{answers['unsupported_claims']} in "
+                                       f"{answers['answers_with_unsupported']} answers"},
+                {"answer": "quote rag-hybrid's top section (no model)",
+                 "ROUGE-L F1": f"{answers['rouge_l']['quote-top-section']:.3f}",
+                 "unsupported claims": "0 (quoted)"},
+                {"answer": "plain BM25's top section (no model)",
+                 "ROUGE-L F1": f"{answers['rouge_l']['plain-bm25-top-section']:.3f}",
+                 "unsupported claims": "0 (quoted)"}]
+        parts += [f"Answers against the references (`{answers['command']}` on commit "
+                  f"`{(answers.get('commit') or 'unknown')[:12]}`, {answers['questions']} "
+                  f"questions; details: `bench/results/long-manual-answers.md`):", "",
+                  markdown_table(rows).rstrip("\n"), ""]
+    return "\n".join(parts)
+
+
 def _between(text: str, start: str, end: str, body: str) -> str:
     head, found, rest = text.partition(start)
     _, closed, tail = rest.partition(end)
@@ -122,6 +153,11 @@ def outputs() -> dict[Path, str]:
         variants = json.loads(PE_VARIANTS.read_text(encoding="utf-8"))
         readme = _between(readme, PE_START, PE_END, pe_variants_section(variants))
         out[PE_VARIANTS_SCORECARD] = to_markdown(scorecard(variants))
+    if LONG.exists():
+        answers = (json.loads(LONG_ANSWERS.read_text(encoding="utf-8"))
+                   if LONG_ANSWERS.exists() else None)
+        readme = _between(readme, LONG_START, LONG_END, long_manual_section(
+            json.loads(LONG.read_text(encoding="utf-8")), answers))
     return {README: readme, **out}
 
 

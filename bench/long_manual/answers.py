@@ -71,7 +71,8 @@ def main() -> None:
         for case in cases:
             answer = strategy.answer(case["question"])
             read = [s for s in answer.sources if s.read]
-            evidence = "\n".join([case["question"], *(f"{s.heading}\n{s.text}" for s in read)])
+            evidence = "\n".join([case["question"],
+                                  *(f"{s.title} > {s.heading}\n{s.text}" for s in read)])
             top = kb.sections(case["question"], mode="hybrid", k=1)[0].chunk.text
             bm25_top = baseline(case["question"])
             rows.append({

@@ -158,10 +158,13 @@ _DAYS = re.compile(r"(\d+)[\s-]*(?:days?|day)\b", re.IGNORECASE)
 STOCK_PATTERN = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
 # Spec figures: "2 hours of battery", "13.3-inch", "64GB", "140W". Checked like days and percents.
 _MEASURE = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(hours?|hrs?|inch(?:es)?|gb|tb|mah|watts?|w|mp|"
-                      r"megapixels?|hz|lbs?|pounds?|mm|months?|years?)\b", re.IGNORECASE)
+                      r"megapixels?|hz|khz|mhz|ghz|db|lbs?|pounds?|mm|months?|years?|minutes?|"
+                      r"mins?|seconds?|secs?|ms)\b", re.IGNORECASE)
 _UNITS = {"hr": "hour", "hrs": "hour", "hours": "hour", "inches": "inch", "watt": "w",
           "watts": "w", "megapixel": "mp", "megapixels": "mp", "lbs": "lb", "pound": "lb",
-          "pounds": "lb", "months": "month", "years": "year"}
+          "pounds": "lb", "months": "month", "years": "year", "minutes": "minute",
+          "min": "minute", "mins": "minute", "seconds": "second", "sec": "second",
+          "secs": "second", "s": "second"}
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 @dataclass
@@ -429,9 +432,24 @@ def supported_sentences(text: str, grounding: Grounding) -> tuple[str, list[str]
                 kept.append(part.strip())
             else:
                 removed.append(f"guard_removed:{why}")
-        if kept or not parts:
-            lines.append(" ".join(kept))
-    kept_text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        line_kept = " ".join(kept)
+        if not parts or (kept and re.search(r"[^\W\d_]", line_kept)):
+            lines.append(line_kept)  # a list marker left alone ("3.", "- **") goes with its line
+    kept_text = re.sub(r"\n{3,}", "\n\n", "\n".join(_renumbered(lines))).strip()
     substantive = [s for s in sentences(kept_text)
                    if len([w for w in _WORD.findall(s.lower()) if w not in _STOP]) >= 2]
     return (kept_text if substantive else ""), removed
+
+
+def _renumbered(lines: list[str]) -> list[str]:
+    """Numbered steps counted again after a removal: '1.', '3.' -> '1.', '2.'."""
+    out, number = [], 0
+    for line in lines:
+        step = re.match(r"^(\s*)\d+([.)])\s+", line)
+        if step:
+            number += 1
+            line = f"{step.group(1)}{number}{step.group(2)} {line[step.end():]}"
+        elif line.strip():
+            number = 0
+        out.append(line)
+    return out

@@ -150,3 +150,16 @@ def test_a_supported_paraphrase_is_kept(store_settings: Settings) -> None:
             "the latest iPadOS.")
     answer = guarded(store_settings, IPAD_AIR, said)
     assert answer.text == said and not any(f.startswith("guard_removed") for f in answer.flags)
+
+
+def test_a_removed_step_leaves_no_empty_marker_and_the_steps_are_renumbered() -> None:
+    grounding = Grounding(text="1. Open Settings.\n2. Choose Audio.\nPoll every 5 seconds.",
+                          products=[], today=TODAY, question="How do I set the audio?",
+                          stores=[], fallback="the data's answer")
+    text, flags = check("Steps:\n1. **Open Settings**.\n2. **Flash the firmware** with the "
+                        "dropdown wizard.\n3. **Choose Audio**.", grounding)
+    assert text == "Steps:\n1. **Open Settings**.\n2. **Choose Audio**."
+    assert flags == ["guard_removed:label:flash the firmware"]
+    # A duration is a figure like any other: 10 seconds where the excerpts say 5 falls back.
+    assert check("Poll every 10 seconds.", grounding)[1] == [
+        "guard_fallback:unsupported_measure:10 seconds"]
