@@ -321,6 +321,8 @@ _LABEL = re.compile(r'"([^"\n]{1,60})"|“([^”\n]{1,60})”|\*\*([^*\n]{1,60})
 # Model-number-like words: letters and digits mixed ("VLF728", "WH-1000XM5", "S24"), not a
 # figure with its unit ("64GB", "1080p", "4K"), which the figure checks cover.
 _MODEL_WORD = re.compile(r"\b(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
+# An abbreviation ("SPM", "HDMI") names a thing as surely as a model number does.
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 _FIGURE_UNIT = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,4}$", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“*])|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -349,8 +351,8 @@ def sentences(text: str) -> list[str]:
 def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
     """Why `sentence` says something the facts and excerpts do not, or None.
 
-    Checked: products named (a catalog product the answer was not given), model numbers, menu
-    paths and quoted UI labels (each must appear in the excerpts), a store's hours (the time must
+    Checked: products named (a catalog product the answer was not given), model numbers and
+    abbreviations, menu paths and quoted UI labels (each must appear in the excerpts), a store's hours (the time must
     be on that store's own line or section), and the sentence's content words (at least half
     must be in the excerpts or the question, so an invented step or feature does not pass)."""
     source = f"{grounding.text}\n{grounding.question}"
@@ -367,6 +369,9 @@ def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
         if len(token) >= 3 and not _FIGURE_UNIT.match(token) and \
                 f" {_norm_words(token)} " not in words and _squash(token) not in squashed:
             return f"model:{token}"
+    for match in _ACRONYM.finditer(sentence):
+        if f" {match.group(0).lower()} " not in words:
+            return f"acronym:{match.group(0)}"
     for match in _MENU_PATH.finditer(sentence):
         for step in re.split(r"\s*(?:>|→|»|->)\s*", match.group(0)):
             step = _norm_words(step)

@@ -379,7 +379,12 @@ def claims_unsupported(text: str, evidence: str) -> list[str]:
         body = _LIST_MARK.sub("", sentence.strip())
         quoted = [q for m in _QUOTE.finditer(body) for q in m.groups() if q]
         body = _QUOTE.sub(lambda m: " " * len(m.group(0)), body)  # a quote counts once, whole
-        specifics = [*quoted, *(m.group(0) for m in _SPECIFIC.finditer(body) if m.start() > 0)]
+        # A word capitalised for its place is no name: the sentence's first ("**Open** the
+        # app"), or a clause's after a colon ("Shift+F11: Moves the frequency down").
+        starts = {0} | {m.end() for m in re.finditer(r":\s+\W*", body)}
+        starts |= {m.end() for m in re.finditer(r"^\W+", body)}
+        specifics = [*quoted, *(m.group(0) for m in _SPECIFIC.finditer(body)
+                                if m.start() not in starts or m.group(0)[0].isdigit())]
         for item in specifics:
             words = _words(item)
             if not words or " ".join(words) in _ALWAYS or item in bad:
@@ -460,7 +465,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
-    Metric("unsupported_claims", 2, unsupported_claims, "Unsupported claims (names, labels, "
+    Metric("unsupported_claims", 3, unsupported_claims, "Unsupported claims (names, labels, "
            "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

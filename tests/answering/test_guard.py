@@ -163,3 +163,12 @@ def test_a_removed_step_leaves_no_empty_marker_and_the_steps_are_renumbered() ->
     # A duration is a figure like any other: 10 seconds where the excerpts say 5 falls back.
     assert check("Poll every 10 seconds.", grounding)[1] == [
         "guard_fallback:unsupported_measure:10 seconds"]
+
+
+def test_an_abbreviation_the_excerpts_do_not_use_is_removed() -> None:
+    grounding = Grounding(text="Enter the calibration constant in parts per million. Use a USB cable.",
+                          products=[], today=TODAY, question="How do I calibrate?", stores=[],
+                          fallback="the data's answer")
+    text, flags = check("Enter the constant in parts per million (SPM). Use the USB cable.",
+                        grounding)
+    assert (text, flags) == ("Use the USB cable.", ["guard_removed:acronym:SPM"])
