@@ -68,6 +68,8 @@ def main_table(card: dict) -> list[dict[str, str]]:
             "fact accuracy": _fmt(row["fact_accuracy"]),
             "facts the model wrote": _fmt(row["model_facts"]),
             "unsupported (total)": str(row["unsupported_total"]),
+            "unsupported claims (total)": ("n/a" if row.get("claims_total") is None
+                                           else str(row["claims_total"])),
             "refusal": _fmt(row["refusal"]), "consistency": _fmt(row["consistency"]),
             "hit@5": _fmt(row["hit_at_5"]), "MRR": _fmt(row["mrr"]),
             "guidelines": _fmt(row["guideline_adherence"]),

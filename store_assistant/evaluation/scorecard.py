@@ -113,6 +113,8 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
                                    if v is not None])
         unsupported = [v for v in _values(results, arm, "unsupported_facts").values() if v is not None]
         row["unsupported_total"] = int(sum(unsupported))
+        claims = [v for v in _values(results, arm, "unsupported_claims").values() if v is not None]
+        row["claims_total"] = int(sum(claims)) if claims else None  # None: not scored (older run)
         row.update(_by_path(results, arm))
         row["failures"] = sum(results["failures"].get(arm, {}).values())
         perf = results["perf"].get(arm, {})
