@@ -82,6 +82,7 @@ def main() -> None:
                             "quote-top-section": rouge_l(case["reference"], top),
                             "plain-bm25-top-section": rouge_l(case["reference"], bm25_top)},
                 "unsupported": claims_unsupported(answer.text, evidence),
+                "evidence": evidence,  # to re-score without re-answering
                 "latency_ms": round(answer.latency_ms)})
             print(f"{case['id']} {answer.path} rouge {rows[-1]['rouge_l']['rag-hybrid']:.2f} "
                   f"unsupported {rows[-1]['unsupported']}", file=sys.stderr, flush=True)

@@ -362,7 +362,7 @@ def correct(case: GoldenCase, reply: Reply, world: World) -> Score:
 # by sharing its blind spots.
 _SPECIFIC = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 _QUOTE = re.compile(r'(?<![\d"])"([^"\n]+)"|“([^”\n]+)”')  # not the inch mark of '65"'
-_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])(?:\s+|$)")  # "2. Press", or a lone "2."
 _ALWAYS = {"i", "i'm", "i'd", "i'll", "ok", "okay"}
 STORE = "Volt Electronics"  # the store's name is in every prompt
 
@@ -465,7 +465,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
-    Metric("unsupported_claims", 3, unsupported_claims, "Unsupported claims (names, labels, "
+    Metric("unsupported_claims", 4, unsupported_claims, "Unsupported claims (names, labels, "
            "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),
