@@ -27,9 +27,10 @@ import numpy as np
 
 from store_assistant.config import load_settings
 from store_assistant.store.documents import Chunk
-from store_assistant.store.knowledge import (EMBEDDER, MODES, KnowledgeBase, _embedding_text, _node,
-                                             _open_client, _vector_store, close_knowledge_bases,
-                                             ingest, read_manifest)
+from store_assistant.store.knowledge import (EMBEDDER, MANIFEST_VERSION, MODES, SENTENCES,
+                                             KnowledgeBase, _embedding_text, _node, _open_client,
+                                             _sentence_nodes, _vector_store, close_knowledge_bases,
+                                             ingest, read_manifest, sentences_of)
 from store_assistant.store.inventory import Inventory, inventory_path
 
 HERE = Path(__file__).parent
@@ -76,37 +77,46 @@ def main() -> None:
         chunks = [Chunk(**d) for doc in read_manifest(base)["documents"].values()
                   for d in doc["chunks"]]
         vectors = np.array(EMBEDDER.embed([_embedding_text(c) for c in chunks]))
+        # Each chunk's sentences too: hybrid ranks chunks by their closest sentence as well.
+        lines = [np.array(EMBEDDER.embed(sentences_of(c)) or np.zeros((0, vectors.shape[1])))
+                 for c in chunks]
         EMBEDDER.embed(["warm-up"])
+
+        def noisy(vector: np.ndarray, copy: int) -> list[float]:
+            if copy:
+                vector = vector + rng.normal(0, 0.02, vector.shape[-1])
+            return (vector / np.linalg.norm(vector)).tolist()
 
         # 2. Retrieval latency per mode at each size.
         rng = np.random.default_rng(0)
         for size in sizes:
             settings = load_settings({"data_dir": str(work / f"n{size}")})
             client = _open_client(settings)
-            store = _vector_store(client)
-            manifest_chunks, nodes = [], []
+            store, sentence_store = _vector_store(client), _vector_store(client, SENTENCES)
+            manifest_chunks, nodes, sentence_nodes = [], [], []
             for i in range(size):
                 source = chunks[i % len(chunks)]
                 copy = i // len(chunks)
                 chunk = replace(source, id=f"{source.id}~{copy}", doc_id=f"{source.doc_id}~{copy}",
                                 text=f"{source.text} (copy {copy})")
-                vector = vectors[i % len(chunks)] + (rng.normal(0, 0.02, vectors.shape[1])
-                                                     if copy else 0)
-                vector = vector / np.linalg.norm(vector)
                 manifest_chunks.append(chunk)
-                nodes.append(_node(chunk, vector.tolist()))
+                nodes.append(_node(chunk, noisy(vectors[i % len(chunks)], copy)))
+                sentence_nodes += _sentence_nodes(chunk, [noisy(v, copy)
+                                                          for v in lines[i % len(chunks)]])
             started = time.perf_counter()
-            for start in range(0, len(nodes), 1000):
-                store.add(nodes[start:start + 1000])
+            for target, items in ((store, nodes), (sentence_store, sentence_nodes)):
+                for start in range(0, len(items), 1000):
+                    target.add(items[start:start + 1000])
             load_s = time.perf_counter() - started
-            manifest = {"version": 1, "documents": {"synthetic": {
+            manifest = {"version": MANIFEST_VERSION, "documents": {"synthetic": {
                 "sha": "-", "chunks": [c.__dict__ for c in manifest_chunks]}}}
             (settings.data_dir / "knowledge.json").write_text(json.dumps(manifest))
             kb = KnowledgeBase(settings, client=client)
             started = time.perf_counter()
             kb.search("warm-up", mode="bm25")
             bm25_build_s = time.perf_counter() - started
-            row = {"points_load_s": round(load_s, 1), "bm25_build_s": round(bm25_build_s, 2)}
+            row = {"points_load_s": round(load_s, 1), "bm25_build_s": round(bm25_build_s, 2),
+                   "sentences": len(sentence_nodes)}
             for mode in MODES:
                 kb.search(questions[0], mode=mode)  # warm
                 latencies = []

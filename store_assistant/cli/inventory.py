@@ -17,8 +17,8 @@ from store_assistant.errors import DataError, InventoryError
 
 def register(commands: Any) -> None:
     ingest = commands.add_parser("ingest", help="index manuals and policies, load the inventory")
-    ingest.add_argument("--manuals", type=Path, help="folder of product manuals (markdown)")
-    ingest.add_argument("--policies", type=Path, help="folder of store policies (markdown)")
+    ingest.add_argument("--manuals", type=Path, help="folder of product manuals (markdown, HTML, PDF)")
+    ingest.add_argument("--policies", type=Path, help="folder of store policies (markdown, HTML, PDF)")
     ingest.add_argument("--inventory", type=Path, help="inventory CSV file")
     ingest.add_argument("--data-dir", default=None, help="where the index and database go")
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")

@@ -184,9 +184,9 @@ def _parity(adapter: Path, entry: dict, chats: list) -> list:
 def test_llama_cpp_answers_like_transformers_with_the_shipped_adapter(tmp_path: Path,
                                                                       monkeypatch) -> None:
     """Parity on 10 prompts the training run did not check: every answer identical or parted
-    only at a near-tie; and the same check on 4 of them catches the adapter exported without the
-    q/k row permutation (the mistake that fails silently). Each prompt is generated twice, by
-    transformers and llama.cpp (~6 s here), so the prompts are few."""
+    only at a near-tie; and the same prompts catch the adapter exported without the q/k row
+    permutation (the mistake that fails silently): far fewer identical answers, some past a tie.
+    Each prompt is generated twice, by transformers and llama.cpp (~6 s here), so they are few."""
     from store_assistant.finetune import export
 
     settings = load_settings(env=TEST_ENV)
@@ -208,8 +208,11 @@ def test_llama_cpp_answers_like_transformers_with_the_shipped_adapter(tmp_path: 
     monkeypatch.setattr(export, "to_llama_cpp", lambda rows, heads: rows)
     export.write_adapter(model, tmp_path / "unpermuted.gguf", entry["config"]["alpha"])
     wrong = export.parity(model, tokenizer, embedded_model_path(), tmp_path / "unpermuted.gguf",
-                          chats[:4])
-    assert sum(not c.agrees for c in wrong) >= 2
+                          chats)
+    # Measured here: 1 of 10 identical (the right adapter: 4 or more), 2 past a near-tie, and the
+    # rest drift into other products ("SX60 HS 20w LED 4K UHD Smart Water Bottle").
+    assert sum(c.equal for c in wrong) <= sum(c.equal for c in cases) - 2, wrong
+    assert any(not c.agrees for c in wrong), wrong
 
 
 # --- registry and commands -------------------------------------------------------------------

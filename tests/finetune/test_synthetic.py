@@ -121,9 +121,10 @@ def test_rag_examples_carry_the_prompt_rag_strategy_builds(store_settings):
     strategy = RagStrategy(ScriptedGateway(), store_settings, mode="bm25", today=AS_OF)
     draft = strategy._prepare("How long does the Sony WH-1000XM5 battery last?", [])
     facts = [s.text for s in draft.sources if s.kind == "inventory"]
+    # The sources list the five best sections; the prompt has those the model read.
     excerpts = [Chunk(s.id, "", s.kind, s.title, s.heading, s.text)
-                for s in draft.sources if s.kind != "inventory"]
-    assert facts and excerpts
+                for s in draft.sources if s.kind != "inventory" and s.read]
+    assert facts and excerpts and len(excerpts) < len(draft.sources) - len(facts)
     assert rag_system(facts, excerpts) == draft.messages[0]["content"]
 
 
