@@ -119,7 +119,8 @@ def long_manual_section(retrieval: dict, answers: dict | None) -> str:
         rows = [{"answer": f"rag-hybrid ({answers['model']})",
                  "ROUGE-L F1": f"{answers['rouge_l']['rag-hybrid']:.3f}",
                  "unsupported claims": f"{answers['unsupported_claims']} in "
-                                       f"{answers['answers_with_unsupported']} answers"},
+                                       f"{answers['answers_with_unsupported']} answer"
+                                       f"{'' if answers['answers_with_unsupported'] == 1 else 's'}"},
                 {"answer": "quote rag-hybrid's top section (no model)",
                  "ROUGE-L F1": f"{answers['rouge_l']['quote-top-section']:.3f}",
                  "unsupported claims": "0 (quoted)"},
