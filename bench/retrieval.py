@@ -27,8 +27,8 @@ import numpy as np
 
 from store_assistant.config import load_settings
 from store_assistant.store.documents import Chunk
-from store_assistant.store.knowledge import (EMBEDDER, MANIFEST_VERSION, MODES, SENTENCES,
-                                             KnowledgeBase, _embedding_text, _node, _open_client,
+from store_assistant.store.knowledge import (COLLECTION, EMBEDDER, MANIFEST_VERSION, MODES,
+                                             SENTENCES, KnowledgeBase, _node, _open_client,
                                              _sentence_nodes, _vector_store, close_knowledge_bases,
                                              ingest, read_manifest, sentences_of)
 from store_assistant.store.inventory import Inventory, inventory_path
@@ -49,6 +49,19 @@ def timed(fn, repeats: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - started) * 1000)
     return out
+
+
+def _points(client, collection: str) -> list:
+    points, offset = [], None
+    while True:
+        batch, offset = client.scroll(collection, limit=1000, offset=offset, with_vectors=True)
+        points += batch
+        if offset is None:
+            return points
+
+
+def _text(payload: dict) -> str:
+    return json.loads(payload["_node_content"])["text"]
 
 
 def main() -> None:
@@ -76,10 +89,16 @@ def main() -> None:
         print("ingest", results["ingest"], flush=True)
         chunks = [Chunk(**d) for doc in read_manifest(base)["documents"].values()
                   for d in doc["chunks"]]
-        vectors = np.array(EMBEDDER.embed([_embedding_text(c) for c in chunks]))
-        # Each chunk's sentences too: hybrid ranks chunks by their closest sentence as well.
-        lines = [np.array(EMBEDDER.embed(sentences_of(c)) or np.zeros((0, vectors.shape[1])))
-                 for c in chunks]
+        # The ingest's own vectors, each chunk's and each of its sentences' (hybrid ranks chunks
+        # by their closest sentence as well), copied with noise to make the larger corpora.
+        client = _open_client(base)
+        by_chunk = {p.payload["chunk_id"]: p.vector for p in _points(client, COLLECTION)}
+        by_line: dict[str, dict[str, list[float]]] = {}
+        for p in _points(client, SENTENCES):
+            by_line.setdefault(p.payload["chunk_id"], {})[_text(p.payload)] = p.vector
+        client.close()
+        vectors = np.array([by_chunk[c.id] for c in chunks])
+        lines = [np.array([by_line[c.id][t] for t in sentences_of(c)]) for c in chunks]
         EMBEDDER.embed(["warm-up"])
 
         def noisy(vector: np.ndarray, copy: int) -> list[float]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import logging
 import shutil
@@ -85,9 +86,19 @@ class Embedder:
         return tuple(self.embed([text])[0])
 
     def embed(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
+        import torch
+
         model = self._load()
-        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                               show_progress_bar=False)
+        # A batch (ingest) is throughput, and every core helps: a 400-chunk ingest took 32 s with
+        # 2 threads, 49 s with 1 (bench/retrieval.py). A query is latency on cores shared with the
+        # model, where one thread is fastest.
+        batch = len(texts) >= batch_size
+        torch.set_num_threads((os.cpu_count() or 1) if batch else 1)
+        try:
+            vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                   show_progress_bar=False)
+        finally:
+            torch.set_num_threads(1)
         return [v.tolist() for v in vectors]
 
 
