@@ -37,6 +37,7 @@ PE_START, PE_END = "<!-- pe-variants -->", "<!-- /pe-variants -->"
 # The long third-party manual (bench/long_manual/run.py and answers.py write these).
 LONG = ROOT / "bench" / "results" / "long-manual.json"
 LONG_ANSWERS = ROOT / "bench" / "results" / "long-manual-answers.json"
+INGEST_PDF = ROOT / "bench" / "results" / "ingest-pdf.json"
 LONG_START, LONG_END = "<!-- long-manual -->", "<!-- /long-manual -->"
 START, END = "<!-- results -->", "<!-- /results -->"
 LADDER_START, LADDER_END = "<!-- ladder -->", "<!-- /ladder -->"
@@ -106,7 +107,7 @@ def pe_variants_section(results: dict) -> str:
         markdown_table(rows).rstrip("\n"), ""])
 
 
-def long_manual_section(retrieval: dict, answers: dict | None) -> str:
+def long_manual_section(retrieval: dict, answers: dict | None, ingest: dict | None) -> str:
     rows = [{"arm": arm, "section hit@1": f"{v['hit@1']:.3f}", "hit@5": f"{v['hit@5']:.3f}",
              "MRR": f"{v['mrr']:.3f}"} for arm, v in retrieval["arms"].items()]
     parts = [f"**A long third-party manual** (the WSJT-X User Guide, {retrieval['sections']} "
@@ -131,6 +132,11 @@ def long_manual_section(retrieval: dict, answers: dict | None) -> str:
                   f"`{(answers.get('commit') or 'unknown')[:12]}`, {answers['questions']} "
                   f"questions; details: `bench/results/long-manual-answers.md`):", "",
                   markdown_table(rows).rstrip("\n"), ""]
+    if ingest:
+        parts += [f"Bringing PDFs: {len(ingest['files'])} PDF guides of {ingest['pages']} pages "
+                  f"(Network UPS Tools) ingest cold in {ingest['seconds']} s, {ingest['chunks']} "
+                  f"chunks, peak memory {ingest['peak_rss_mb']} MB (`{ingest['command']}` on "
+                  f"commit `{(ingest.get('commit') or 'unknown')[:12]}`).", ""]
     return "\n".join(parts)
 
 
@@ -155,10 +161,10 @@ def outputs() -> dict[Path, str]:
         readme = _between(readme, PE_START, PE_END, pe_variants_section(variants))
         out[PE_VARIANTS_SCORECARD] = to_markdown(scorecard(variants))
     if LONG.exists():
-        answers = (json.loads(LONG_ANSWERS.read_text(encoding="utf-8"))
-                   if LONG_ANSWERS.exists() else None)
+        answers, ingest = (json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+                           for path in (LONG_ANSWERS, INGEST_PDF))
         readme = _between(readme, LONG_START, LONG_END, long_manual_section(
-            json.loads(LONG.read_text(encoding="utf-8")), answers))
+            json.loads(LONG.read_text(encoding="utf-8")), answers, ingest))
     return {README: readme, **out}
 
 
