@@ -28,6 +28,7 @@ from typing import Callable
 
 from store_assistant.answering.data_answers import fact_line
 from store_assistant.answering.linking import SKU_PATTERN
+from store_assistant.answering.prompting import STORE_NAME
 from store_assistant.answering.questions import asks_price, asks_stock, stores_named
 from store_assistant.store.products import Product, money
 from store_assistant.templates import PROMPTS_DIR
@@ -324,8 +325,13 @@ _MODEL_WORD = re.compile(r"\b(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9]+(?:-[
 # An abbreviation ("SPM", "HDMI") names a thing as surely as a model number does.
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 _FIGURE_UNIT = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,4}$", re.IGNORECASE)
+# A capitalised word inside a sentence names something ("relative to Earth", "the Galaxy S24"):
+# not its first word, nor the first after a colon ("Note: Hold ..."), a bullet or an opening mark.
+_NAME = re.compile(r"(?<![:;]\s)(?<![:;])\b(?<![-'’])[A-Z][a-z]{2,}\b")
+_OPENING = re.compile(r"^[\s\-*•\d.)\"“`#>]*[A-Za-z]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“*])|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
+_OURS = frozenset(_WORD.findall(STORE_NAME.lower()))  # the greeting names the store
 _STOP = frozenset("""a about above after again all also am an and any are as at be because been
 before being below between both but by can could did do does doing down during each few for from
 further had has have having here how i if in into is it its just me more most my no nor not now of
@@ -351,10 +357,11 @@ def sentences(text: str) -> list[str]:
 def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
     """Why `sentence` says something the facts and excerpts do not, or None.
 
-    Checked: products named (a catalog product the answer was not given), model numbers and
-    abbreviations, menu paths and quoted UI labels (each must appear in the excerpts), a store's hours (the time must
-    be on that store's own line or section), and the sentence's content words (at least half
-    must be in the excerpts or the question, so an invented step or feature does not pass)."""
+    Checked: products named (a catalog product the answer was not given), model numbers,
+    abbreviations, capitalised names, menu paths and quoted UI labels (each must appear in the
+    excerpts or the question), a store's hours (the time must be on that store's own line or
+    section), and the sentence's content words (at least half must be in the excerpts or the
+    question, so an invented step or feature does not pass)."""
     source = f"{grounding.text}\n{grounding.question}"
     words = f" {_norm_words(source)} "
     given = {p.sku for p in grounding.products}
@@ -384,10 +391,16 @@ def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
     store_claim = _store_hours_claim(sentence, grounding)
     if store_claim:
         return store_claim
+    stems = {_stem(w) for w in _WORD.findall(source.lower())}
+    opening = _OPENING.match(sentence)
+    for match in _NAME.finditer(sentence):
+        name = match.group(0).lower()
+        if (opening is None or match.end() > opening.end()) and name not in _OURS \
+                and name not in _STOP and _stem(name) not in stems:
+            return f"name:{match.group(0)}"
     content = [w for w in _WORD.findall(sentence.lower()) if w not in _STOP and not w.isdigit()
                and len(w) > 2]
     if len(content) >= 4:
-        stems = {_stem(w) for w in _WORD.findall(source.lower())}
         missing = [w for w in content if _stem(w) not in stems]
         if len(missing) * 2 > len(content):
             return "words:" + " ".join(missing[:4])

@@ -172,3 +172,19 @@ def test_an_abbreviation_the_excerpts_do_not_use_is_removed() -> None:
     text, flags = check("Enter the constant in parts per million (SPM). Use the USB cable.",
                         grounding)
     assert (text, flags) == ("Use the USB cable.", ["guard_removed:acronym:SPM"])
+
+
+def test_a_name_the_excerpts_do_not_have_is_removed() -> None:
+    """Seen on the long manual: "relative to Earth" was the model's own; the store's name in a
+    greeting, a name in the excerpts and a clause's first word after a colon are not claims."""
+    grounding = Grounding(text="A text box entitled Astronomical Data provides information for "
+                               "tracking the sun or moon and EME Doppler shift. Toggle it on the "
+                               "View menu.", products=[], today=TODAY,
+                          question="How do I show moon position and Doppler?", stores=[],
+                          fallback="the data's answer")
+    answer = ("Thanks for asking Volt Electronics. Toggle Astronomical Data on the View menu. "
+              "Note: Doppler shift is shown there. It shows the moon relative to Earth.")
+    text, flags = check(answer, grounding)
+    assert flags == ["guard_removed:name:Earth"]
+    assert text == ("Thanks for asking Volt Electronics. Toggle Astronomical Data on the View menu. "
+                    "Note: Doppler shift is shown there.")
