@@ -17,6 +17,7 @@ import yaml
 from store_assistant.errors import DataError
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
+STORE_NAME = "Volt Electronics"  # the name the guidelines greet with
 
 
 def render(name: str, **values: object) -> str:

@@ -14,9 +14,8 @@ from datetime import date
 from store_assistant.config import Settings
 from store_assistant.inference.gateway import LOCAL_PROVIDER, Gateway
 from store_assistant.answering.base import Draft, Strategy
-from store_assistant.answering.prompting import STORE_NAME
 from store_assistant.answering.rag import RagStrategy
-from store_assistant.templates import render
+from store_assistant.templates import STORE_NAME, render
 
 
 def system_prompt() -> str:

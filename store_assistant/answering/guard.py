@@ -28,10 +28,9 @@ from typing import Callable
 
 from store_assistant.answering.data_answers import fact_line
 from store_assistant.answering.linking import SKU_PATTERN
-from store_assistant.answering.prompting import STORE_NAME
 from store_assistant.answering.questions import asks_price, asks_stock, stores_named
 from store_assistant.store.products import Product, money
-from store_assistant.templates import PROMPTS_DIR
+from store_assistant.templates import PROMPTS_DIR, STORE_NAME
 
 
 @dataclass

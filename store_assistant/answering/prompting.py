@@ -13,9 +13,8 @@ from datetime import date
 from store_assistant.config import Settings
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Strategy
-from store_assistant.templates import few_shot_examples, render
+from store_assistant.templates import STORE_NAME, few_shot_examples, render
 
-STORE_NAME = "Volt Electronics"
 VARIANTS = {
     "zero-shot": "Store guidelines only.",
     "few-shot": "Store guidelines plus worked examples of tone and format.",

@@ -29,8 +29,7 @@ from store_assistant.store.documents import Chunk
 from store_assistant.store.knowledge import EMBEDDER, Hit, distinct, knowledge_base
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Source, Strategy
-from store_assistant.answering.prompting import STORE_NAME
-from store_assistant.templates import render
+from store_assistant.templates import STORE_NAME, render
 
 MODES = {"dense": "Manuals by meaning (MiniLM embeddings in Qdrant) + live inventory.",
          "bm25": "Manuals by keywords (BM25) + live inventory.",

@@ -16,14 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from store_assistant.answering.data_answers import fact_line, inventory_answer, recommend
-from store_assistant.answering.prompting import STORE_NAME
 from store_assistant.answering.rag import CONTEXT_WORDS
 from store_assistant.evaluation.golden import AS_OF
 from store_assistant.finetune.taxonomy import TAXONOMY_DIR, load_taxonomy, seeds
 from store_assistant.store.documents import Chunk
 from store_assistant.store.inventory import Inventory
 from store_assistant.store.products import Product, money
-from store_assistant.templates import render
+from store_assistant.templates import STORE_NAME, render
 
 _SKU = re.compile(r"(?<![\d$.,])\b\d{7}\b(?![.,]\d)")
 SPEC_LINES_PER_MANUAL = 6  # of ~11: variety without drowning the prices and policies
