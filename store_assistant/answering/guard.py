@@ -327,6 +327,18 @@ _FIGURE_UNIT = re.compile(r"^\d+(?:\.\d+)?[a-z]{1,4}$", re.IGNORECASE)
 # A capitalised word inside a sentence names something ("relative to Earth", "the Galaxy S24"):
 # not its first word, nor the first after a colon ("Note: Hold ..."), a bullet or an opening mark.
 _NAME = re.compile(r"(?<![:;]\s)(?<![:;])\b(?<![-'’])[A-Z][a-z]{2,}\b")
+# A name with a number is a model: "Apple Pencil 3", "Windows 11" (not "Step 3", "Aisle 7").
+_NAMED_NUMBER = re.compile(r"\b([A-Z][A-Za-z]+) (\d{1,4})\b(?![.,:]?\d|%)")
+_COUNTED = frozenset("top step steps page pages chapter section figure table aisle item option "
+                     "number no".split())
+_MONTHS = ("january february march april may june july august september october november "
+           "december").split()
+_MONTH_NAMES = frozenset([*_MONTHS, *(m[:3] for m in _MONTHS), "sept"])  # the date check's
+# "November 21st", "Nov. 21", "21 November", and the data's "2027-07-31".
+_DATE = re.compile(r"\b(?:(?P<m1>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+"
+                   r"(?P<d1>\d{1,2})(?:st|nd|rd|th)?|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+                   r"(?P<m2>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)\b"
+                   r"|\b\d{4}-(?P<m3>\d{2})-(?P<d3>\d{2})\b", re.IGNORECASE)
 _OPENING = re.compile(r"^[\s\-*•\d.)\"“`#>]*[A-Za-z]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“*])|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -356,8 +368,8 @@ def sentences(text: str) -> list[str]:
 def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
     """Why `sentence` says something the facts and excerpts do not, or None.
 
-    Checked: products named (a catalog product the answer was not given), model numbers,
-    abbreviations, capitalised names, menu paths and quoted UI labels (each must appear in the
+    Checked: products named (a catalog product the answer was not given), model numbers (and a
+    name with a number), abbreviations, capitalised names, dates, menu paths and quoted UI labels (each must appear in the
     excerpts or the question), a store's hours (the time must be on that store's own line or
     section), and the sentence's content words (at least half must be in the excerpts or the
     question, so an invented step or feature does not pass)."""
@@ -390,20 +402,44 @@ def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
     store_claim = _store_hours_claim(sentence, grounding)
     if store_claim:
         return store_claim
+    allowed_dates = _dates(source)
+    for date_ in _dates(sentence):
+        if date_ not in allowed_dates:
+            return f"date:{_MONTHS[date_[0] - 1]} {date_[1]}"
+    for match in _NAMED_NUMBER.finditer(sentence):
+        name, number = match.group(1).lower(), match.group(2)
+        if name not in _COUNTED and name[:3] not in {m[:3] for m in _MONTHS} \
+                and f" {name} {number} " not in words:
+            return f"model:{match.group(0)}"
     stems = {_stem(w) for w in _WORD.findall(source.lower())}
     opening = _OPENING.match(sentence)
     for match in _NAME.finditer(sentence):
         name = match.group(0).lower()
         if (opening is None or match.end() > opening.end()) and name not in _OURS \
-                and name not in _STOP and _stem(name) not in stems:
+                and name not in _STOP and name not in _MONTH_NAMES and _stem(name) not in stems:
             return f"name:{match.group(0)}"
-    content = [w for w in _WORD.findall(sentence.lower()) if w not in _STOP and not w.isdigit()
-               and len(w) > 2]
+    content = [w for w in _WORD.findall(sentence.lower()) if w not in _STOP and len(w) > 2
+               and not w.rstrip("stndrh").isdigit() and w not in _MONTH_NAMES]  # dates: above
     if len(content) >= 4:
         missing = [w for w in content if _stem(w) not in stems]
         if len(missing) * 2 > len(content):
             return "words:" + " ".join(missing[:4])
     return None
+
+
+def _dates(text: str) -> set[tuple[int, int]]:
+    """(month, day) of every date written in `text`."""
+    found = set()
+    for match in _DATE.finditer(text):
+        if match.group("m3"):
+            month, day = int(match.group("m3")), int(match.group("d3"))
+        else:
+            name = (match.group("m1") or match.group("m2")).lower()
+            month = next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name))
+            day = int(match.group("d1") or match.group("d2"))
+        if 1 <= day <= 31:
+            found.add((month, day))
+    return found
 
 
 def _squash(text: str) -> str:

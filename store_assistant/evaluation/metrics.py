@@ -374,6 +374,8 @@ def claims_unsupported(text: str, evidence: str) -> list[str]:
     Display' -> ['Night Shift']: the label is asserted, the manual never names it."""
     known = f" {' '.join(_words(evidence + ' ' + STORE))} "
     figures = {_figure(n) for n in _NUMERAL.findall(evidence)}
+    # "the three best laptops" supports "Top 3" (version 5).
+    figures |= {float(_NUMBER_WORDS[w]) for w in _words(evidence) if w in _NUMBER_WORDS}
     bad: list[str] = []
     for sentence in _sentences(text):
         body = _LIST_MARK.sub("", sentence.strip())
@@ -398,6 +400,8 @@ def claims_unsupported(text: str, evidence: str) -> list[str]:
 
 
 _NUMERAL = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten "
+                                             "eleven twelve".split())}
 
 
 def _figure(numeral: str) -> float:
@@ -465,7 +469,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
     Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
-    Metric("unsupported_claims", 4, unsupported_claims, "Unsupported claims (names, labels, "
+    Metric("unsupported_claims", 5, unsupported_claims, "Unsupported claims (names, labels, "
            "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

@@ -188,3 +188,19 @@ def test_a_name_the_excerpts_do_not_have_is_removed() -> None:
     assert flags == ["guard_removed:name:Earth"]
     assert text == ("Thanks for asking Volt Electronics. Toggle Astronomical Data on the View menu. "
                     "Note: Doppler shift is shown there.")
+
+
+def test_a_date_or_a_numbered_model_the_excerpts_do_not_have_is_removed() -> None:
+    """Seen in the gate: "The last day ... is November 21st" (the policy says January 15) and
+    "it only supports the Apple Pencil 3" passed every other check."""
+    grounding = Grounding(text="Anything bought between November 1 and December 31 can be "
+                               "returned until January 15. The iPad works with the Apple Pencil "
+                               "(USB-C). Step 3: pair it.", products=[], today=TODAY,
+                          question="Bought on November 20: does it work with the Apple Pencil 2?",
+                          stores=[], fallback="the data's answer")
+    text, flags = check("The last day to return it is November 21st. It can go back until Jan "
+                        "15th. It supports the Apple Pencil 3. It was bought on November 20, and "
+                        "the Apple Pencil 2 is not listed. In Step 3, pair it.", grounding)
+    assert flags == ["guard_removed:date:november 21", "guard_removed:model:Pencil 3"]
+    assert text == ("It can go back until Jan 15th. It was bought on November 20, and the Apple "
+                    "Pencil 2 is not listed. In Step 3, pair it.")

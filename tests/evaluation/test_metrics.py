@@ -342,3 +342,10 @@ def test_unsupported_claims_count_what_the_sources_do_not_say(world: World) -> N
     assert score_reply(case(), air, world, ["unsupported_claims"])["unsupported_claims"].value == 0
     assert score_reply(case(), reply("It is $999.99."), world,
                        ["unsupported_claims"])["unsupported_claims"].value is None
+    # "the three best laptops" supports "Top 3"; it does not support "4".
+    three = case(id="c-3", category="top-n", question="What are the three best laptops?",
+                 facts=())
+    assert score_reply(three, reply("Top 3 laptops: the MacBook Air.", sources=[AIR]), world,
+                       ["unsupported_claims"])["unsupported_claims"].value == 0
+    assert score_reply(three, reply("Top 4 laptops: the MacBook Air.", sources=[AIR]), world,
+                       ["unsupported_claims"])["unsupported_claims"].value == 1
