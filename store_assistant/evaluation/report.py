@@ -19,7 +19,7 @@ from typing import Any
 
 from store_assistant.evaluation.agreement import summary
 from store_assistant.evaluation.scorecard import TARGET_ARM, scorecard
-from store_assistant.files import write_all_atomic
+from store_assistant.files import spreadsheet_cell, write_all_atomic
 
 # --- text tables --------------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ def to_csv(card: dict) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["arm"])
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()
 
 

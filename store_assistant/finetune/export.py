@@ -153,12 +153,13 @@ class ParityCase:
 
 def parity(model: Any, tokenizer: Any, base_gguf: Path, adapter: Path,
            chats: list[list[dict[str, str]]], max_tokens: int = 40,
-           threads: int = 2) -> list[ParityCase]:
+           threads: int = 2, trained: list[str] | None = None) -> list[ParityCase]:
     """Greedy answers to each chat (its messages up to the question) from both runtimes; where
     they differ, how far the trained model preferred its own token over llama.cpp's.
 
     No repetition penalty on either side: llama.cpp and transformers apply it over different
     windows, so with it the comparison would test the samplers rather than the weights.
+    `trained`: the model's answers, when an earlier call already generated them.
     """
     import torch
 
@@ -168,21 +169,25 @@ def parity(model: Any, tokenizer: Any, base_gguf: Path, adapter: Path,
     model.eval()
     cases = []
     try:
-        for chat in chats:
+        for i, chat in enumerate(chats):
             served = llama.create_chat_completion(
                 messages=chat, temperature=0.0, max_tokens=max_tokens,
                 repeat_penalty=1.0)["choices"][0]["message"]["content"] or ""
             prompt = tokenizer.apply_chat_template(chat, add_generation_prompt=True,
                                                    return_tensors="pt", return_dict=True)
-            with torch.no_grad():
-                out = model.generate(**prompt, max_new_tokens=max_tokens, do_sample=False,
-                                     repetition_penalty=1.0, pad_token_id=tokenizer.eos_token_id)
-            start = prompt["input_ids"].shape[1]
-            trained = tokenizer.decode(out[0, start:], skip_special_tokens=True)
+            if trained is not None:
+                answer = trained[i]
+            else:
+                with torch.no_grad():
+                    out = model.generate(**prompt, max_new_tokens=max_tokens, do_sample=False,
+                                         repetition_penalty=1.0,
+                                         pad_token_id=tokenizer.eos_token_id)
+                answer = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:],
+                                          skip_special_tokens=True)
             gap = None
-            if trained.strip() != served.strip():
+            if answer.strip() != served.strip():
                 gap = _gap(model, tokenizer, prompt["input_ids"], served)
-            cases.append(ParityCase(chat[-1]["content"], trained, served, gap))
+            cases.append(ParityCase(chat[-1]["content"], answer, served, gap))
     finally:
         llama.close()
     return cases

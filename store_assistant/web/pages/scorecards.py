@@ -25,6 +25,7 @@ from store_assistant.evaluation.report import (freshness_table, inference_table,
                                                to_markdown)
 from store_assistant.evaluation.runner import baseline_name, load_baseline
 from store_assistant.evaluation.scorecard import scorecard
+from store_assistant.files import spreadsheet_cell
 from store_assistant.web.ui import escape, require_manager
 
 # Not a STORE_ASSISTANT_* name: the settings loader rejects unknown variables with that prefix,
@@ -346,7 +347,8 @@ def drill_down(folder: Path, results: dict, arms: list[str]) -> None:
     st.dataframe(frame, hide_index=True, height=min(38 + 35 * len(table), 320),
                  column_config={"case": st.column_config.TextColumn(pinned=True),
                                 "question": st.column_config.TextColumn(width="large")})
-    st.download_button("Download these questions (CSV)", frame.to_csv(index=False),
+    st.download_button("Download these questions (CSV)",
+                       frame.map(spreadsheet_cell).to_csv(index=False),
                        file_name=f"questions-{results['run']['id']}.csv", mime="text/csv",
                        icon=":material/download:", disabled=not table)
     if not table:
