@@ -35,8 +35,10 @@ if settings.staff_login and not signed_in:
 if is_manager():  # other sessions do not get these pages at all, whatever URL they ask for
     pages += [st.Page("store_assistant/web/pages/inventory.py", title="Inventory",
                       icon=":material/inventory_2:", url_path="inventory"),
+              st.Page("store_assistant/web/pages/numbers.py", title="Ask the numbers",
+                      icon=":material/query_stats:", url_path="numbers"),
               st.Page("store_assistant/web/pages/scorecards.py", title="Scorecards",
-                      icon=":material/query_stats:", url_path="scorecards"),
+                      icon=":material/leaderboard:", url_path="scorecards"),
               st.Page("store_assistant/web/pages/operations.py", title="Operations",
                       icon=":material/monitoring:", url_path="operations")]
 page = st.navigation(pages)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from store_assistant.cli import ask, evaluate, finetune, inventory, operations
+from store_assistant.cli import analytics, ask, evaluate, finetune, inventory, operations
 from store_assistant.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from store_assistant.errors import ConfigError, DataError, StoreAssistantError
 
@@ -41,6 +41,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="store-assistant",
                                      description="Answer store staff's product questions.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (ask, inventory, evaluate, finetune, operations):
+    for group in (ask, inventory, evaluate, analytics, finetune, operations):
         group.register(commands)
     return parser

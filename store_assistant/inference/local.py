@@ -204,7 +204,7 @@ class LocalRuntime:
 
     def sampling(self, params: dict) -> dict:
         """llama.cpp sampling arguments from litellm's optional_params (benchmarks reuse this)."""
-        keys = ("max_tokens", "temperature", "top_p", "stop", "seed")
+        keys = ("max_tokens", "temperature", "top_p", "stop", "seed", "response_format")
         return {"repeat_penalty": self.repeat_penalty,
                 **{k: params[k] for k in keys if params.get(k) is not None}}
 

@@ -17,7 +17,8 @@ from pathlib import Path
 PACKAGE = "store_assistant"
 ROOT = Path(__file__).resolve().parents[2]
 # Lower number = lower layer. A room may import its own layer's room only if it is itself.
-LAYERS = {"base": 0, "store": 1, "inference": 1, "answering": 2, "evaluation": 3, "finetune": 4,
+LAYERS = {"base": 0, "store": 1, "inference": 1, "answering": 2, "analytics": 2, "evaluation": 3,
+          "finetune": 4,
           "web": 5, "cli": 5}
 
 

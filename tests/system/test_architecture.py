@@ -22,7 +22,12 @@ OWNERS = {
     "ragas": {"store_assistant.evaluation.judge"},
     "transformers": {"store_assistant.finetune.train"},
     "peft": {"store_assistant.finetune.train"},
-    "sqlite3": {"store_assistant.store."},
+    # The sales database: written by its generator, read only through the read-only runner; the
+    # evaluation runs its gold SQL on a connection of its own, not through the guard it judges.
+    "sqlite3": {"store_assistant.store.", "store_assistant.analytics.sales",
+                "store_assistant.analytics.readonly", "store_assistant.evaluation.analytics"},
+    # Builds SQL from the semantic layer; parses SQL to refuse anything but one SELECT.
+    "sqlglot": {"store_assistant.analytics.layer", "store_assistant.analytics.readonly"},
     "streamlit": {"store_assistant.web."},
     "pandas": {"store_assistant.web.", "store_assistant.evaluation."},
 }
