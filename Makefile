@@ -54,6 +54,7 @@ data: $(DATA_STAMP)
 $(DATA_STAMP): $(STAMP) manuals/inventory.csv $(shell find manuals -name '*.md') \
 		store_assistant/store/knowledge.py store_assistant/store/documents.py
 	$(BIN)/store-assistant ingest
+	$(BIN)/store-assistant analytics generate
 	touch $(DATA_STAMP)
 
 run: install data model

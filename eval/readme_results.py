@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from store_assistant.evaluation.agreement import summary
-from store_assistant.evaluation.report import (inference_table, markdown_table, main_table,
+from store_assistant.evaluation.report import (analytics_table, inference_table, markdown_table,
+                                               main_table,
                                                pick_text, taught_table, to_markdown, tuned_table)
 from store_assistant.evaluation.scorecard import scorecard
 from store_assistant.files import write_atomic
@@ -39,6 +40,11 @@ LONG = ROOT / "bench" / "results" / "long-manual.json"
 LONG_ANSWERS = ROOT / "bench" / "results" / "long-manual-answers.json"
 INGEST_PDF = ROOT / "bench" / "results" / "ingest-pdf.json"
 LONG_START, LONG_END = "<!-- long-manual -->", "<!-- /long-manual -->"
+# Managers' sales questions: sql-semantic vs sql-raw and the controls (`store-assistant analytics
+# eval --models ... --update-baseline`).
+ANALYTICS = ROOT / "eval" / "baselines" / "analytics.json"
+ANALYTICS_SCORECARD = ROOT / "bench" / "results" / "scorecard-analytics.md"
+ANALYTICS_START, ANALYTICS_END = "<!-- analytics -->", "<!-- /analytics -->"
 START, END = "<!-- results -->", "<!-- /results -->"
 LADDER_START, LADDER_END = "<!-- ladder -->", "<!-- /ladder -->"
 LADDER_COLUMNS = ("arm", "correct", "correct when the model was asked", "p50 ms", "p95 ms",
@@ -140,6 +146,23 @@ def long_manual_section(retrieval: dict, answers: dict | None, ingest: dict | No
     return "\n".join(parts)
 
 
+def analytics_section(results: dict) -> str:
+    card = scorecard(results)
+    run = card["run"]
+    columns = ("arm", "correct", "execution accuracy", "consistency", "valid query",
+               "refusal correct", "Δ correct vs sql-raw", "p50 ms")
+    rows = [{k: row[k] for k in columns} for row in analytics_table(card)]
+    return "\n".join([
+        f"**Managers' sales questions** ({run['cases']} hand-gold cases, "
+        f"`eval/analytics/cases.yaml`; run `{run['id']}` on commit "
+        f"`{(run.get('commit') or 'unknown')[:12]}`; full scorecard: "
+        f"`bench/results/scorecard-analytics.md`). Correct: the result equals the hand-written "
+        f"gold SQL's, or a refusal where one is due. `control-keywords` builds the metric query "
+        f"from the layer's words with no model; `control-null` refuses everything.", "",
+        markdown_table(rows).rstrip("\n"), "",
+        *(f"- {line}" for line in card["against_controls"]), ""])
+
+
 def _between(text: str, start: str, end: str, body: str) -> str:
     head, found, rest = text.partition(start)
     _, closed, tail = rest.partition(end)
@@ -160,6 +183,10 @@ def outputs() -> dict[Path, str]:
         variants = json.loads(PE_VARIANTS.read_text(encoding="utf-8"))
         readme = _between(readme, PE_START, PE_END, pe_variants_section(variants))
         out[PE_VARIANTS_SCORECARD] = to_markdown(scorecard(variants))
+    if ANALYTICS.exists():
+        analytics = json.loads(ANALYTICS.read_text(encoding="utf-8"))
+        readme = _between(readme, ANALYTICS_START, ANALYTICS_END, analytics_section(analytics))
+        out[ANALYTICS_SCORECARD] = to_markdown(scorecard(analytics))
     if LONG.exists():
         answers, ingest = (json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
                            for path in (LONG_ANSWERS, INGEST_PDF))

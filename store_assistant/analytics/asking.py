@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from store_assistant.analytics.keywords import find_terms
+from store_assistant.analytics.keywords import find_terms, keyword_query
 from store_assistant.analytics.layer import (FILTER_DIMENSIONS, TIME_DIMENSIONS, Layer, Metric,
                                              MetricQuery, QueryError, compile_query)
 from store_assistant.analytics.readonly import Result, UnsafeQuery, run_sql
@@ -33,6 +33,9 @@ REFUSALS = ("no_such_metric", "personal_data", "write_request")
 _ACTIONS = {"answer": None, "refuse_no_metric": "no_such_metric",
             "refuse_personal_data": "personal_data", "refuse_write": "write_request"}
 MAX_TOKENS = {"sql-semantic": 160, "sql-raw": 320}  # a query is short; more is a runaway
+# Refused by code before any model is asked: writes and personal data are a policy, like the
+# read-only guard, not a model's judgment. "No such metric" is the model's to weigh.
+CODE_REFUSALS = ("write_request", "personal_data")
 
 
 @dataclass
@@ -49,6 +52,7 @@ class NumbersAnswer:
     error: str | None = None  # the model's query or SQL did not validate or run
     metric: Metric | None = None
     model_output: str = ""
+    path: str = "model"  # "data": decided by code, no model asked
     latency_ms: float = 0.0
     usage: dict = field(default_factory=dict)
 
@@ -65,7 +69,8 @@ class NumbersAnswer:
                 "columns": self.result.columns if self.result else None,
                 "rows": [list(r) for r in self.result.rows] if self.result else None,
                 "truncated": self.result.truncated if self.result else None,
-                "model_output": self.model_output, "latency_ms": round(self.latency_ms, 1)}
+                "model_output": self.model_output, "path": self.path,
+                "latency_ms": round(self.latency_ms, 1)}
 
 
 def ask_numbers(question: str, mode: str, gateway: "Gateway", database: Path | str,
@@ -78,6 +83,13 @@ def ask_numbers(question: str, mode: str, gateway: "Gateway", database: Path | s
     started = time.perf_counter()
     answer = NumbersAnswer(question, mode, gateway.model)
     if mode == "sql-semantic":
+        _, refusal = keyword_query(layer, question, database)
+        if refusal in CODE_REFUSALS:  # a policy, decided by code: no model may talk past it
+            answer.path = "data"
+            run_query(answer, None, database, layer, refusal)
+            answer.latency_ms = (time.perf_counter() - started) * 1000
+            answer.words = describe(answer, layer)
+            return answer
         completion = gateway.complete(semantic_messages(layer, question, database),
                                       max_tokens=MAX_TOKENS[mode],
                                       response_format={"type": "json_object",
@@ -205,9 +217,22 @@ def semantic_messages(layer: Layer, question: str,
 
 
 def _with_terms(layer: Layer, question: str, database: Path | str | None) -> str:
+    """The question, the layer's words found in it, and the draft query those words alone make
+    (`keywords.keyword_query`): the model keeps what is right and fixes what is not."""
     terms = find_terms(layer, question, database)
     found = "; ".join(str(t) for t in terms) if terms else "none"
-    return f"{question}\n(Catalog words found: {found})"
+    return f"{question}\n(Catalog words found: {found})\nDraft: {draft_json(layer, question, database)}"
+
+
+def draft_json(layer: Layer, question: str, database: Path | str | None) -> str:
+    query, refusal = keyword_query(layer, question, database)
+    action = next((a for a, r in _ACTIONS.items() if r == refusal), "answer")
+    fields = (query or MetricQuery(next(iter(layer.metrics)))).as_dict()
+    return json.dumps({"action": action, "metric": fields["metric"],
+                       "group_by": fields["group_by"],
+                       **{d: fields.get(d, "") for d in FILTER_DIMENSIONS},
+                       "period": fields["period"], "order": fields["order"],
+                       "limit": fields["limit"]}, separators=(",", ":"))
 
 
 def raw_messages(layer: Layer, question: str) -> list[dict[str, str]]:
@@ -223,6 +248,8 @@ def raw_messages(layer: Layer, question: str) -> list[dict[str, str]]:
 
 def describe(answer: NumbersAnswer, layer: Layer) -> str:
     """The answer in one or two sentences, every number taken from the result rows."""
+    if answer.refusal == "blocked":
+        return f"The SQL the model wrote was not run: {answer.error}"
     if answer.refusal:
         if answer.refusal in layer.refusals:
             return f"I can't answer that: {layer.refusals[answer.refusal]}"

@@ -25,8 +25,15 @@ _PERIOD_WORDS = (("last 7 days", "last_7_days"), ("past 7 days", "last_7_days"),
                  ("this quarter", "this_quarter"), ("quarter to date", "this_quarter"),
                  ("last quarter", "last_quarter"), ("previous quarter", "last_quarter"),
                  ("this year", "year_to_date"), ("year to date", "year_to_date"),
-                 ("ytd", "year_to_date"), ("last 12 months", "all"), ("past year", "all"))
-_BREAKDOWN = re.compile(r"\b(?:by|per|each|every|across|split by|broken down by)\s+"
+                 ("ytd", "year_to_date"), ("so far this year", "year_to_date"),
+                 ("last 12 months", "all"), ("past 12 months", "all"),
+                 ("last twelve months", "all"), ("past twelve months", "all"),
+                 ("past year", "all"), ("last year", "all"),
+                 ("last seven days", "last_7_days"), ("past seven days", "last_7_days"),
+                 ("last thirty days", "last_30_days"), ("past thirty days", "last_30_days"))
+_QUARTER_MONTHS = {("january", "march"): 1, ("april", "june"): 2, ("july", "september"): 3,
+                   ("october", "december"): 4}
+_BREAKDOWN = re.compile(r"\b(?:by|per|each|every|split by|broken down by)\s+(?:\w+\s+)?"
                         r"(store|location|branch|shop|category|department|brand|maker|"
                         r"manufacturer|product|model|item|day|week|month|quarter)s?\b")
 _MONTHLY = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
@@ -34,16 +41,20 @@ _WHICH = re.compile(r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(store|location|branch|
                     r"department|brand|maker|product|model|item)s?\b")
 _RANKED_DIMENSION = re.compile(r"(?<!this )(?<!last )(?<!past )(?<!previous )(?<!per )\b(store|location|branch|shop|category|department|brand|maker|"
                                r"manufacturer|month|week|quarter|day)s?\b")
-_HIGHEST = re.compile(r"\b(most|highest|top|best|biggest|largest|greatest|more)\b")
+_HIGHEST = re.compile(r"\b(most|highest|top|best|biggest|largest|greatest|more|led|leading)\b")
 _LOWEST = re.compile(r"\b(least|lowest|worst|fewest|smallest|bottom)\b")
 _TOP_N = re.compile(r"\b(?:top|best|bottom|worst|which|(?:the\s+)?(?:highest|lowest))\s+(\d+|three|five|"
                     r"ten|two|four)\b|\b(\d+|three|five|ten|two|four)\s+(?:best|top|worst)\b")
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "ten": 10}
 _WRITE = re.compile(r"^\s*(?:please\s+|can you\s+|could you\s+)?(delete|remove|drop|update|set|"
                     r"change|add|insert|record|edit|erase|wipe|truncate|increase|lower|raise)\b")
-_PERSONAL = re.compile(r"\b(customers?|shoppers?|buyers?|who bought|who returned|e-?mails?|"
-                       r"phone numbers?|addresses|names? of|staff member|employees?|cashiers?|"
-                       r"salesperson|sales rep|associates?)\b")
+# Asking who: a person's identity or contact, not a number about sales.
+_PERSONAL = re.compile(r"\b((?:which|what|top|biggest|best|name the|names? of(?: the)?)\s+"
+                       r"(?:\w+\s+)?(?:customers?|shoppers?|buyers?|spenders?|staff members?|"
+                       r"employees?|cashiers?|salespeople|salesperson|sales reps?|associates?)|"
+                       r"who (?:bought|returned|spent|sold|is our)|e-?mails?(?: address(?:es)?)?|"
+                       r"phone numbers?|home address(?:es)?|names? of|top salesperson|"
+                       r"staff member)\b")
 _SYNONYM_DIMENSION = {"categorie": "category", "location": "store", "branch": "store", "shop": "store",
                       "department": "category", "maker": "brand", "manufacturer": "brand",
                       "model": "product", "item": "product"}
@@ -62,6 +73,7 @@ class Term:
 
 def find_terms(layer: Layer, question: str, database: Path | str | None = None) -> list[Term]:
     text = " " + re.sub(r"[^\w\s'-]", " ", question.lower()) + " "
+    text = re.sub(r"(?<=[a-z])-(?=to\b|date\b|through\b)|(?<=\bto)-(?=date\b)", " ", text)
     terms: list[Term] = []
     write = _WRITE.search(text)
     if write:
@@ -69,9 +81,16 @@ def find_terms(layer: Layer, question: str, database: Path | str | None = None) 
     personal = _PERSONAL.search(text)
     if personal:
         terms.append(Term(personal.group(1), "refuse", "personal_data"))
+    missing = next((w for w in layer.missing_words if _has(text, w.lower())), None)
+    if missing:
+        terms.append(Term(missing, "refuse", "no_such_metric"))
+    product = _product(text, database) if database is not None else None
+    if product:  # a model or alias named in full beats a segment's word ("MacBook Air" > "MacBook")
+        terms.append(Term(product, "product", product))
     for name, spec in layer.segments.items():
-        if _has(text, name):
-            terms += [Term(name, d, str(v)) for d, v in spec.items()]
+        if _has(text, name) or _has(text, name.rstrip("s")):
+            terms += [Term(name, d, str(v)) for d, v in spec.items()
+                      if not (d == "product" and product)]
     for dimension in ("store", "category"):
         words = layer.dimensions[dimension].get("values", {})
         for value in layer.values(dimension):
@@ -81,10 +100,6 @@ def find_terms(layer: Layer, question: str, database: Path | str | None = None) 
     for brand in layer.brands:
         if _has(text, brand.lower()):
             terms.append(Term(brand, "brand", brand))
-    if database is not None and not any(t.dimension == "product" for t in terms):
-        product = _product(text, database)
-        if product:
-            terms.append(Term(product, "product", product))
     terms += _periods(layer, text)
     metric = _metric(layer, text)
     if metric:
@@ -122,13 +137,19 @@ def keyword_query(layer: Layer, question: str,
         return None, first["refuse"]
     if "metric" not in first:
         return None, "no_such_metric"
+    metric = layer.metrics[first["metric"]]
     group_by = tuple(dict.fromkeys(t.value for t in terms if t.dimension == "group_by"))
+    if metric.name == "average_daily_units":  # "per day" is the metric here, not a breakdown
+        group_by = tuple(d for d in group_by if d != "day")
     ranked = "order" in first
     if ranked and not group_by:
         group_by = ("product",)
-    return MetricQuery(metric=first["metric"], group_by=group_by[:2],
-                       store=first.get("store", ""), category=first.get("category", ""),
-                       brand=first.get("brand", ""), product=first.get("product", ""),
+    # A word the metric's own definition covers ("accessory attach rate") is not a filter.
+    allowed = {d: first.get(d, "") if d in metric.dimensions else ""
+               for d in ("store", "category", "brand", "product")}
+    return MetricQuery(metric=first["metric"], group_by=tuple(d for d in group_by
+                                                              if d in metric.dimensions)[:2],
+                       **allowed,
                        period=first.get("period", "all"), order=first.get("order", "none"),
                        limit=int(first.get("limit", 0)) if ranked else 0), None
 
@@ -152,6 +173,12 @@ def _periods(layer: Layer, text: str) -> list[Term]:
             if f"{year}-Q{match.group(1)}" in names:
                 found.append(Term(match.group(0), "period", f"{year}-Q{match.group(1)}"))
                 break
+    for (first, last), quarter in _QUARTER_MONTHS.items():
+        span = re.search(rf"\b{first[:3]}\w*\s+(?:through|thru|to|until|-)\s+{last[:3]}\w*", text)
+        if span:
+            name = max((n for n in names if n.endswith(f"Q{quarter}")), default=None)
+            if name:
+                return [Term(span.group(0), "period", name)]
     for number, month in enumerate(_MONTHS, 1):
         if _has(text, month) or (len(month) > 4 and _has(text, month[:3])):
             latest = max((n for n in names if n[:1].isdigit() and n.endswith(f"-{number:02d}")),
@@ -162,14 +189,20 @@ def _periods(layer: Layer, text: str) -> list[Term]:
 
 
 def _metric(layer: Layer, text: str) -> Term | None:
-    """The metric whose longest synonym (or name) appears in the question."""
-    best: Term | None = None
-    for metric in layer.metrics.values():
-        for word in (metric.name.replace("_", " "), metric.label.lower(), *metric.synonyms):
-            word = word.lower()
-            if _has(text, word) and (best is None or len(word) > len(best.words)):
-                best = Term(word, "metric", metric.name)
-    return best
+    """The metric whose longest synonym (or name) appears in the question; a weak word ("how
+    many", "sales") only when no metric's own words do."""
+    for weak in (False, True):
+        best: Term | None = None
+        for metric in layer.metrics.values():
+            words = metric.weak_synonyms if weak else (
+                metric.name.replace("_", " "), metric.label.lower(), *metric.synonyms)
+            for word in words:
+                word = word.lower()
+                if _has(text, word) and (best is None or len(word) > len(best.words)):
+                    best = Term(word, "metric", metric.name)
+        if best:
+            return best
+    return None
 
 
 def _product(text: str, database: Path | str) -> str | None:

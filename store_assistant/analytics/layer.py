@@ -43,6 +43,7 @@ class Metric:
     unit: str  # count | money | ratio | multiple
     dimensions: tuple[str, ...]
     synonyms: tuple[str, ...]
+    weak_synonyms: tuple[str, ...]  # mean this metric only when no other metric's words appear
     facts: tuple[str, ...]  # the facts whose measures the formula reads, in the layer's order
 
 
@@ -54,6 +55,7 @@ class Layer:
     segments: dict[str, dict[str, str]]
     metrics: dict[str, Metric]
     refusals: dict[str, str]
+    missing_words: tuple[str, ...] = ()  # business words for numbers the store does not keep
     stores: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
     as_of: date | None = None  # the day after the last day of data: "last month" is read from it
@@ -139,6 +141,7 @@ def _checked(raw: Any, path: Path, database: Path | str | None) -> Layer:
                                spec.get("description", ""), spec.get("formula", ""),
                                spec.get("unit", "count"), allowed,
                                tuple(spec.get("synonyms") or ()),
+                               tuple(spec.get("weak_synonyms") or ()),
                                tuple(f for f in facts if any(measures.get(c) == f for c in used)))
     if len(metrics) < 1:
         problems.append("metrics: none defined")
@@ -146,7 +149,7 @@ def _checked(raw: Any, path: Path, database: Path | str | None) -> Layer:
         raise DataError(f"The semantic layer {path} has {len(problems)} problem(s):\n  "
                         + "\n  ".join(problems))
     layer = Layer(raw.get("version", 0), facts, dimensions, raw.get("segments") or {}, metrics,
-                  raw.get("refusals") or {})
+                  raw.get("refusals") or {}, tuple(raw.get("missing_words") or ()))
     if database is None:
         return layer
     try:
@@ -291,7 +294,7 @@ def compile_query(layer: Layer, query: MetricQuery) -> str:
         outer = outer.order_by(*[exp.column(d, first) for d in dims])
     if query.limit:
         outer = outer.limit(query.limit)
-    return outer.sql(dialect="sqlite")
+    return outer.sql(dialect="sqlite", pretty=True)
 
 
 def _dimension_sql(layer: Layer, dimension: str, fact: dict) -> exp.Expression:

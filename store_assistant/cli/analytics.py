@@ -30,9 +30,11 @@ def register(commands: Any) -> None:
     metrics.add_argument("--data-dir", default=None)
     metrics.set_defaults(handler=_metrics)
 
-    generate = actions.add_parser("generate", help="(re)generate the 12-month sales history from "
-                                                   "the inventory CSV")
-    generate.add_argument("--seed", type=int, default=None, help="random seed (default: fixed)")
+    generate = actions.add_parser("generate", help="generate the 12-month sales history from the "
+                                                   "inventory CSV (skipped when up to date)")
+    generate.add_argument("--seed", type=int, default=None,
+                          help="another random seed (default: the fixed one); regenerates")
+    generate.add_argument("--force", action="store_true", help="regenerate even if up to date")
     generate.add_argument("--data-dir", default=None)
     generate.set_defaults(handler=_generate)
 
@@ -91,13 +93,16 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from store_assistant.analytics.sales import SEED, content_hash, generate, sales_path
+    from store_assistant.analytics.sales import SEED, content_hash, ensure, generate, sales_path
     from store_assistant.config import load_settings
 
     settings = load_settings({"data_dir": args.data_dir})
-    path = generate(settings.inventory_csv, sales_path(settings),
-                    SEED if args.seed is None else args.seed)
-    print(f"sales history written to {path} (content {content_hash(path)[:12]})")
+    if args.force or args.seed is not None:
+        path = generate(settings.inventory_csv, sales_path(settings),
+                        SEED if args.seed is None else args.seed)
+    else:
+        path = ensure(settings)
+    print(f"sales history in {path} (content {content_hash(path)[:12]})")
     return EXIT_OK
 
 

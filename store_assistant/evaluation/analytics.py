@@ -58,6 +58,7 @@ class AnalyticsCase:
     gold_sql: str | None
     refuse: str | None  # no_such_metric | personal_data | write_request
     ordered: bool = False
+    split: str = "dev"  # heldout: never looked at while the rules and prompts were written
 
 
 def load_cases(path: Path = CASES_FILE) -> list[AnalyticsCase]:
@@ -83,9 +84,11 @@ def load_cases(path: Path = CASES_FILE) -> list[AnalyticsCase]:
                                                          "write_request"):
             problems.append(f"{where}: refuse must be no_such_metric, personal_data or "
                             f"write_request")
+        if item.get("split", "dev") not in ("dev", "heldout"):
+            problems.append(f"{where}: split must be dev or heldout")
         cases.append(AnalyticsCase(str(item["id"]), str(item["question"]).strip(),
                                    item.get("group"), item.get("gold_sql"), item.get("refuse"),
-                                   bool(item.get("ordered", False))))
+                                   bool(item.get("ordered", False)), item.get("split", "dev")))
     if problems:
         raise DataError(f"{path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return cases
@@ -140,7 +143,7 @@ def answer_case(arm: str, question: str, database: Path | str, layer: Layer,
     if arm in MODES:
         return ask_numbers(question, arm, gateway, database, layer)
     started = time.perf_counter()
-    answer = NumbersAnswer(question, arm, None)
+    answer = NumbersAnswer(question, arm, None, path="data")
     if arm == "control-null":
         answer.refusal = "refused"
     else:
@@ -253,18 +256,17 @@ def _results(settings, cases, plan, answers, scores, failures, started, commit, 
     by_label = {label: (arm, model) for label, arm, model in plan}
     perf, perf_data, paths, used = {}, {}, {}, {}
     for label, (arm, model) in by_label.items():
-        done = [a for a in answers[label].values() if a is not None]
-        timings = {"latency_ms": [a.latency_ms for a in done], "cpu_s": [],
-                   "ttft_ms": [], "tokens": [a.usage.get("completion_tokens", 0) for a in done],
-                   "prompt_tokens": [a.usage.get("prompt_tokens", 0) for a in done],
-                   "cost_usd": [], "rss_mb": []}
+        # Timings of the answers a model wrote, and apart from them those code decided alone.
+        asked = [a for a in answers[label].values() if a is not None and a.path == "model"]
+        perf[label] = {"latency_ms": [a.latency_ms for a in asked], "cpu_s": [], "ttft_ms": [],
+                       "tokens": [a.usage.get("completion_tokens", 0) for a in asked],
+                       "prompt_tokens": [a.usage.get("prompt_tokens", 0) for a in asked],
+                       "cost_usd": [], "rss_mb": []}
+        perf_data[label] = {"latency_ms": [a.latency_ms for a in answers[label].values()
+                                           if a is not None and a.path == "data"], "cpu_s": []}
         if model:
-            perf[label], perf_data[label] = timings, {"latency_ms": [], "cpu_s": []}
             used[label] = model
-        else:
-            perf[label] = {k: [] for k in timings}
-            perf_data[label] = {"latency_ms": timings["latency_ms"], "cpu_s": []}
-        paths[label] = {cid: ("error" if a is None else "model" if model else "data")
+        paths[label] = {cid: "error" if a is None else a.path
                         for cid, a in answers[label].items()}
     layer = layer_for(database)
     return {
@@ -283,7 +285,7 @@ def _results(settings, cases, plan, answers, scores, failures, started, commit, 
         "arms": [label for label, *_ in plan],
         "metrics": {name: {"version": v, "label": label, "higher_is_better": True}
                     for name, (v, label) in METRICS.items()},
-        "cases": {c.id: {"category": _category(c, layer), "split": "analytics", "group": c.group,
+        "cases": {c.id: {"category": _category(c, layer), "split": c.split, "group": c.group,
                          "question": c.question} for c in cases},
         "scores": scores, "failures": failures, "perf": perf, "perf_data": perf_data,
         "models": used, "paths": paths,
@@ -291,8 +293,8 @@ def _results(settings, cases, plan, answers, scores, failures, started, commit, 
 
 
 def _category(case: AnalyticsCase, layer: Layer) -> str:
-    """The per-category table's rows: cases to answer and cases to refuse."""
-    return "refusal" if case.refuse else "answer"
+    """The per-category table's rows: cases to answer and to refuse, dev and heldout apart."""
+    return f"{case.split}: {'refuse' if case.refuse else 'answer'}"
 
 
 def _write(runs_dir: Path, results: dict, cases: list[AnalyticsCase],

@@ -55,6 +55,8 @@ def _paths(shares: dict | None) -> str:
 
 def main_table(card: dict) -> list[dict[str, str]]:
     """The headline rows as text cells, shared by markdown, CSV and HTML."""
+    if card["run"].get("kind") == "analytics":
+        return analytics_table(card)
     out = []
     for row in card["rows"]:
         ref = row.get("vs_reference") or {}
@@ -89,6 +91,51 @@ def main_table(card: dict) -> list[dict[str, str]]:
             "Δ correct vs baseline": _delta(base.get("correct")),
         })
     return out
+
+
+def analytics_table(card: dict) -> list[dict[str, str]]:
+    """The analytics arms: execution accuracy, consistency and valid queries, the refusals, and
+    each sql-semantic arm against sql-raw on the same model (paired over the same cases)."""
+    out = []
+    for row in card["rows"]:
+        raw = row.get("vs_raw") or {}
+        base = row.get("vs_baseline") or {}
+        out.append({
+            "arm": row["arm"], "cases": str(row["cases"]), "model": row.get("model") or "none",
+            "correct": _fmt(row["correct"]),
+            "execution accuracy": _fmt(row["execution_accuracy"]),
+            "consistency": _fmt(row["consistency"]), "valid query": _fmt(row["valid_query"]),
+            "refusal correct": _fmt(row["refusal"]),
+            "Δ correct vs sql-raw": _delta(raw.get("correct")),
+            "McNemar p": _fmt(raw.get("mcnemar_p")),
+            "p50 ms": _ms(row["latency_p50_ms"] if row["latency_p50_ms"] is not None
+                          else row.get("latency_data_p50_ms")),
+            "p95 ms": _ms(row["latency_p95_ms"]),
+            "$ / 1k answers": _fmt(row.get("cost_per_1k_usd"), 3),
+            "failures": str(row["failures"]),
+            "Δ correct vs baseline": _delta(base.get("correct")),
+        })
+    return out
+
+
+def analytics_markdown(card: dict) -> str:
+    run = card["run"]
+    parts = [f"# Analytics scorecard {run['id']}\n",
+             f"{run['cases']} manager questions (eval/analytics/cases.yaml), arms: "
+             f"{', '.join(run['arms'])}; sales data {run.get('data_version')}, as of "
+             f"{run['as_of']}; code at commit `{run.get('commit') or 'unknown'}`. Correct: the "
+             f"result equals the hand-written gold SQL's, or a refusal where one is due. "
+             f"Consistency counts paraphrase groups (1 only if every wording gave the same "
+             f"result). Means with 95% bootstrap CIs; Δ are paired over the same cases.\n",
+             "## Arms\n", markdown_table(analytics_table(card)),
+             "## Cases to answer and cases to refuse\n", markdown_table(category_table(card))]
+    if card.get("against_controls"):
+        parts += ["## Against the controls (no language model)\n",
+                  "\n".join(f"- {line}" for line in card["against_controls"]) + "\n"]
+    parts += ["## Regressions against the baseline\n",
+              "\n".join(f"- {r}" for r in card["regressions"]) + "\n" if card["regressions"]
+              else "None.\n"]
+    return "\n".join(parts)
 
 
 def inference_table(card: dict) -> list[dict[str, str]]:
@@ -133,6 +180,8 @@ def markdown_table(rows: list[dict[str, str]]) -> str:
 
 
 def to_markdown(card: dict) -> str:
+    if card["run"].get("kind") == "analytics":
+        return analytics_markdown(card)
     run = card["run"]
     parts = [f"# Scorecard {run['id']}\n",
              f"{run['cases']} cases (split: {run.get('split') or 'all'}, tags: "

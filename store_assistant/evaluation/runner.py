@@ -507,6 +507,8 @@ def write_run(runs_dir: Path, results: dict, scored: list[tuple[Reply, dict[str,
 
 def baseline_name(run: dict) -> str:
     """The committed baseline a run is compared with: the CI gate subset, a split, or all cases."""
+    if run.get("kind") == "analytics":
+        return "analytics"
     if run.get("tags") == ["gate"]:
         return "gate"
     if run.get("models"):

@@ -15,14 +15,14 @@ import numpy as np
 
 HEADLINE = ("correct", "fact_accuracy", "model_facts", "unsupported_facts", "refusal", "consistency", "hit_at_5",
             "mrr", "context_recall", "guideline_adherence", "price_error", "price_error_relative",
-            "rouge_l", "semantic_similarity")
+            "rouge_l", "semantic_similarity", "execution_accuracy", "valid_query")
 # The additive ladder, first rung first: each step adds one technique to the one before.
 LADDER = (("Prompt engineering", ("pe-few-shot", "pe-zero-shot", "pe-cot")),
           ("+ RAG", ("rag-hybrid", "rag-dense", "rag-bm25")),
           ("+ fine-tuning", ("finetuned+rag", "finetuned")))
 JUDGED = ("faithfulness", "factual_correctness")  # only when the run had --judge
 REFERENCE_ARM = "pe-zero-shot"
-CONTROLS = ("control-null", "control-extractive")  # arms with no language model in them
+CONTROLS = ("control-null", "control-extractive", "control-keywords")  # arms with no language model
 TARGET_ARM = "rag-hybrid"
 FACT_CATEGORIES = ("price", "stock", "promotion")
 # What may not fall below the baseline's CI: the answers, the model's own part of them, retrieval.
@@ -140,6 +140,13 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
             row["model_vs_null"] = (paired(_values(results, arm, "model_facts"),
                                            _values(results, "control-null", "model_facts"))
                                     if "control-null" in arms else None)
+        raw = arm.replace("sql-semantic", "sql-raw", 1)
+        if arm.startswith("sql-semantic") and raw in arms:  # the two analytics modes, same model
+            row["vs_raw"] = {"arm": raw, **{m: paired(_values(results, arm, m),
+                                                      _values(results, raw, m))
+                                            for m in ("correct", "execution_accuracy")},
+                             "mcnemar_p": mcnemar(_values(results, arm, "correct"),
+                                                  _values(results, raw, "correct"))}
         if baseline and arm in baseline.get("arms", []):
             row["vs_baseline"] = {m: paired(_values(results, arm, m), _values(baseline, arm, m),
                                             info[m]["higher_is_better"])

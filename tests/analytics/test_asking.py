@@ -59,11 +59,21 @@ def test_a_reply_that_does_not_validate_is_an_error_in_words(sales_db, layer, re
     assert answer.words.startswith("I could not get that number:")
 
 
-def test_a_refusal_says_why(sales_db, layer) -> None:
-    answer = ask_numbers("Delete last month's returns", "sql-semantic",
-                         ScriptedGateway(query_json(action="refuse_write")), sales_db, layer)
-    assert answer.refusal == "write_request" and answer.sql is None
+def test_writes_and_personal_data_are_refused_by_code_before_any_model(sales_db, layer) -> None:
+    model = ScriptedGateway()  # raises if asked
+    answer = ask_numbers("Delete last month's returns", "sql-semantic", model, sales_db, layer)
+    assert answer.refusal == "write_request" and answer.sql is None and answer.path == "data"
     assert "only reads" in answer.words
+    answer = ask_numbers("What is the email of the buyer of the LG C3?", "sql-semantic", model,
+                         sales_db, layer)
+    assert answer.refusal == "personal_data" and model.sent == []
+
+
+def test_no_such_metric_is_the_models_call(sales_db, layer) -> None:
+    model = ScriptedGateway(query_json(action="refuse_no_metric"))
+    answer = ask_numbers("How did the weather affect us?", "sql-semantic", model, sales_db, layer)
+    assert answer.refusal == "no_such_metric" and answer.path == "model"
+    assert "no cost, margin, footfall" in answer.words
 
 
 def test_raw_sql_runs_when_it_is_one_select(sales_db, layer) -> None:

@@ -89,10 +89,10 @@ def test_a_breakdown_is_bars(data_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_a_refusal_and_a_bad_query_are_said_not_raised(data_dir: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted(monkeypatch, query(action="refuse_personal_data"), query(store="eastside"))
+    model = scripted(monkeypatch, query(store="eastside"))
     at = ask(open_page(), "Which customer bought the most?")
     assert "no customer or staff personal data" in at.info[0].value
-    assert not at.code
+    assert not at.code and model.sent == []  # refused by code, the model never asked
     ask(at, "Units at eastside")
     assert "No store 'eastside'" in at.warning[0].value.replace("\\", "")
 
