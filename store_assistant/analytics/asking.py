@@ -22,7 +22,6 @@ from store_assistant.analytics.layer import (FILTER_DIMENSIONS, TIME_DIMENSIONS,
                                              MetricQuery, QueryError, compile_query)
 from store_assistant.analytics.readonly import Result, UnsafeQuery, run_sql
 from store_assistant.analytics.sales import SCHEMA
-from store_assistant.errors import ModelError
 from store_assistant.templates import few_shot_examples, render
 
 if TYPE_CHECKING:

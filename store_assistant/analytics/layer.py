@@ -10,7 +10,7 @@ the dimensions: joining the fact tables first would count a sale once per return
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path

@@ -408,7 +408,7 @@ def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
             return f"date:{_MONTHS[date_[0] - 1]} {date_[1]}"
     for match in _NAMED_NUMBER.finditer(sentence):
         name, number = match.group(1).lower(), match.group(2)
-        if name not in _COUNTED and name[:3] not in {m[:3] for m in _MONTHS} \
+        if name not in _COUNTED and name not in _MONTH_NAMES \
                 and f" {name} {number} " not in words:
             return f"model:{match.group(0)}"
     stems = {_stem(w) for w in _WORD.findall(source.lower())}

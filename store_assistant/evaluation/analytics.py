@@ -26,7 +26,7 @@ import yaml
 
 from store_assistant.analytics.asking import MODES, NumbersAnswer, ask_numbers, run_query
 from store_assistant.analytics.keywords import keyword_query
-from store_assistant.analytics.layer import LAYER_FILE, Layer, layer_for
+from store_assistant.analytics.layer import Layer, layer_for
 from store_assistant.analytics.sales import content_hash
 from store_assistant.config import PROJECT_DIR, Settings
 from store_assistant.errors import DataError, ModelError

@@ -190,6 +190,18 @@ def test_a_name_the_excerpts_do_not_have_is_removed() -> None:
                     "Note: Doppler shift is shown there.")
 
 
+def test_a_name_that_only_starts_like_a_month_is_still_checked() -> None:
+    """"Decade 3" is a numbered name the excerpts lack: removed. (The date check reads it as
+    "december 3" and removes it first; the numbered-name check no longer exempts it either.)"""
+    grounding = Grounding(text="The iPad works with the Apple Pencil (USB-C).", products=[],
+                          today=TODAY, question="Does it work with a stylus?", stores=[],
+                          fallback="the data's answer")
+    text, flags = check("It works with the Apple Pencil. It also works with the Decade 3.",
+                        grounding)
+    assert len(flags) == 1 and flags[0].startswith("guard_removed:")
+    assert text == "It works with the Apple Pencil."
+
+
 def test_a_date_or_a_numbered_model_the_excerpts_do_not_have_is_removed() -> None:
     """Seen in the gate: "The last day ... is November 21st" (the policy says January 15) and
     "it only supports the Apple Pencil 3" passed every other check."""

@@ -99,8 +99,8 @@ def titles(at: AppTest) -> list[str]:
 def test_without_a_manager_sign_in_the_manager_pages_do_not_exist(app) -> None:
     at = app.run()
     assert not at.exception
-    for page in ("store_assistant/web/pages/inventory.py", "store_assistant/web/pages/scorecards.py",
-                 "store_assistant/web/pages/operations.py"):
+    for page in ("store_assistant/web/pages/inventory.py", "store_assistant/web/pages/numbers.py",
+                 "store_assistant/web/pages/scorecards.py", "store_assistant/web/pages/operations.py"):
         with pytest.raises(ValueError, match=r"Known pages: \['Chat'\]"):
             at.switch_page(page)  # not registered for this session: no URL reaches it
     sign_in(at, STAFF, PASSWORD)  # a staff account is not enough

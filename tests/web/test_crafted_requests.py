@@ -22,7 +22,8 @@ from store_assistant.store import accounts
 from store_assistant.config import PROJECT_DIR, load_settings
 from tests.conftest import TEST_ENV, MANAGER_PASSWORD
 
-MANAGER_PAGES = {"inventory": "Inventory", "scorecards": "Scorecards", "operations": "Operations"}
+MANAGER_PAGES = {"inventory": "Inventory", "numbers": "Ask the numbers", "scorecards": "Scorecards",
+                 "operations": "Operations"}
 
 
 def _bench_client():

@@ -210,3 +210,22 @@ def test_a_results_file_without_scores_names_what_is_missing(runs: Path) -> None
     (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
     at = open_page(runs)
     assert "has no scores" in at.error[0].value
+
+
+def test_an_analytics_run_shows_its_own_columns_and_answers(runs: Path, tmp_path: Path) -> None:
+    """A run written by `store-assistant analytics eval` (its no-model arms here) opens in the same
+    page: execution accuracy, consistency and valid queries, and each answer with its SQL."""
+    from store_assistant.analytics.sales import generate
+    from store_assistant.config import PROJECT_DIR
+    from store_assistant.evaluation.analytics import run_analytics_eval
+
+    database = generate(PROJECT_DIR / "manuals" / "inventory.csv", tmp_path / "sales.db")
+    run_analytics_eval(load_settings(), database, [], ("control-keywords", "control-null"),
+                       runs_dir=runs, progress=False)
+    at = open_page(runs)
+    main = at.dataframe[0].value
+    assert list(main["arm"]) == ["control-keywords", "control-null"]
+    assert {"execution accuracy", "consistency", "valid query", "refusal correct"} <= set(main)
+    assert main.loc[main["arm"] == "control-null", "execution accuracy"].iloc[0] \
+        .startswith("0.000")
+    assert drill_down_cases(at)[0] == "oled-westside-last-month-1"
