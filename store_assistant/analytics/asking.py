@@ -32,9 +32,9 @@ REFUSALS = ("no_such_metric", "personal_data", "write_request")
 _ACTIONS = {"answer": None, "refuse_no_metric": "no_such_metric",
             "refuse_personal_data": "personal_data", "refuse_write": "write_request"}
 MAX_TOKENS = {"sql-semantic": 160, "sql-raw": 320}  # a query is short; more is a runaway
-# Refused by code before any model is asked: writes and personal data are a policy, like the
-# read-only guard, not a model's judgment. "No such metric" is the model's to weigh.
-CODE_REFUSALS = ("write_request", "personal_data")
+# Refused by code before any model is asked, on the layer's explicit words: a write ("delete"),
+# personal data ("which customer"), or a number the store does not keep ("profit", the layer's
+# missing_words). A question with no metric word at all is the model's to weigh.
 
 
 @dataclass
@@ -82,8 +82,9 @@ def ask_numbers(question: str, mode: str, gateway: "Gateway", database: Path | s
     started = time.perf_counter()
     answer = NumbersAnswer(question, mode, gateway.model)
     if mode == "sql-semantic":
-        _, refusal = keyword_query(layer, question, database)
-        if refusal in CODE_REFUSALS:  # a policy, decided by code: no model may talk past it
+        refusal = next((t.value for t in find_terms(layer, question, database)
+                        if t.dimension == "refuse"), None)
+        if refusal:  # the layer's own words decide it: no model may talk past a refusal
             answer.path = "data"
             run_query(answer, None, database, layer, refusal)
             answer.latency_ms = (time.perf_counter() - started) * 1000

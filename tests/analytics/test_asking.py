@@ -59,7 +59,7 @@ def test_a_reply_that_does_not_validate_is_an_error_in_words(sales_db, layer, re
     assert answer.words.startswith("I could not get that number:")
 
 
-def test_writes_and_personal_data_are_refused_by_code_before_any_model(sales_db, layer) -> None:
+def test_the_layers_refusal_words_are_decided_by_code_before_any_model(sales_db, layer) -> None:
     model = ScriptedGateway()  # raises if asked
     answer = ask_numbers("Delete last month's returns", "sql-semantic", model, sales_db, layer)
     assert answer.refusal == "write_request" and answer.sql is None and answer.path == "data"
@@ -67,6 +67,9 @@ def test_writes_and_personal_data_are_refused_by_code_before_any_model(sales_db,
     answer = ask_numbers("What is the email of the buyer of the LG C3?", "sql-semantic", model,
                          sales_db, layer)
     assert answer.refusal == "personal_data" and model.sent == []
+    answer = ask_numbers("How much profit did Westside make last month?", "sql-semantic", model,
+                         sales_db, layer)  # "profit" is one of the layer's missing_words
+    assert answer.refusal == "no_such_metric" and model.sent == []
 
 
 def test_no_such_metric_is_the_models_call(sales_db, layer) -> None:
