@@ -152,6 +152,22 @@ def analytics_section(results: dict) -> str:
     columns = ("arm", "correct", "execution accuracy", "consistency", "valid query",
                "refusal correct", "Δ correct vs sql-raw", "p50 ms")
     rows = [{k: row[k] for k in columns} for row in analytics_table(card)]
+    by_arm = {row["arm"]: row for row in card["rows"]}
+    default = run["model"].split("/")[-1]
+    semantic = by_arm.get(f"sql-semantic@{default}") or by_arm.get("sql-semantic")
+    raw = by_arm.get(f"sql-raw@{default}") or by_arm.get("sql-raw")
+    verdict = []
+    if semantic and raw and "control-keywords" in by_arm:
+        versus = semantic["vs_controls"]["control-keywords"]
+        verdict = [
+            f"In words, on the default model ({default}): the semantic layer is what makes the "
+            f"numbers right. sql-semantic is correct on {semantic['correct']['mean']:.1%} of the "
+            f"cases (execution accuracy {semantic['execution_accuracy']['mean']:.3f}, paraphrase "
+            f"consistency {semantic['consistency']['mean']:.3f}), and sql-raw on "
+            f"{raw['correct']['mean']:.1%}. Against the layer's keyword reading with no model, "
+            f"the model's edits change correct by {versus['mean']:+.3f} "
+            f"[{versus['lo']:+.3f}, {versus['hi']:+.3f}] (W/T/L {versus['wins']}/"
+            f"{versus['ties']}/{versus['losses']}).", ""]
     return "\n".join([
         f"**Managers' sales questions** ({run['cases']} hand-gold cases, "
         f"`eval/analytics/cases.yaml`; run `{run['id']}` on commit "
@@ -159,7 +175,7 @@ def analytics_section(results: dict) -> str:
         f"`bench/results/scorecard-analytics.md`). Correct: the result equals the hand-written "
         f"gold SQL's, or a refusal where one is due. `control-keywords` builds the metric query "
         f"from the layer's words with no model; `control-null` refuses everything.", "",
-        markdown_table(rows).rstrip("\n"), "",
+        markdown_table(rows).rstrip("\n"), "", *verdict,
         *(f"- {line}" for line in card["against_controls"]), ""])
 
 

@@ -297,15 +297,39 @@ def _category(case: AnalyticsCase, layer: Layer) -> str:
     return f"{case.split}: {'refuse' if case.refuse else 'answer'}"
 
 
+def _answer_line(arm: str, case: AnalyticsCase, answer: NumbersAnswer | None,
+                 values: dict) -> dict:
+    """One answer as the Scorecards page reads it (text, error, sources, flags, each score with
+    its reason), plus the analytics fields (query, SQL, rows)."""
+    if answer is None:
+        return {"arm": arm, "case_id": case.id, "repeat": 0, "error": "the model failed",
+                "scores": {}}
+    verdict = ("refused, as due" if case.refuse and answer.refusal else
+               "answered a question that must be refused" if case.refuse else
+               "refused a question it should answer" if answer.refusal else
+               f"no result: {answer.error}" if answer.result is None else
+               "the result equals the gold SQL's" if values["correct"] else
+               "the result differs from the gold SQL's")
+    reasons = {"correct": verdict, "execution_accuracy": verdict,
+               "valid_query": answer.error or "the query validated and ran",
+               "refusal": verdict, "consistency": "the same result as the group's first wording"
+               if values.get("consistency") else "a result other than the group's first wording"}
+    text = answer.words + (f"\n\n{answer.sql}" if answer.sql else "")
+    return {"arm": arm, "case_id": case.id, "repeat": 0, **answer.as_dict(), "text": text,
+            "error": None, "sources": [answer.metric.name] if answer.metric else [],
+            "flags": [f"path:{answer.path}", *([f"refused:{answer.refusal}"]
+                                               if answer.refusal else [])],
+            "scores": {name: {"value": value, "reason": reasons.get(name, "")}
+                       for name, value in values.items() if value is not None}}
+
+
 def _write(runs_dir: Path, results: dict, cases: list[AnalyticsCase],
            answers: dict[str, dict[str, NumbersAnswer | None]], scores: dict) -> Path:
     runs_dir.mkdir(parents=True, exist_ok=True)
     final = runs_dir / results["run"]["id"]
     with atomic_folder(final) as scratch:
-        lines = [json.dumps({"arm": label, "case_id": c.id,
-                             **(answers[label][c.id].as_dict() if answers[label][c.id]
-                                else {"error": "model failed"}),
-                             "scores": scores[label][c.id]}, ensure_ascii=False, default=str)
+        lines = [json.dumps(_answer_line(label, c, answers[label][c.id], scores[label][c.id]),
+                            ensure_ascii=False, default=str)
                  for label in answers for c in cases]
         (scratch / "answers.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (scratch / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")

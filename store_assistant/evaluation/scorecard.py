@@ -150,7 +150,8 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
         if baseline and arm in baseline.get("arms", []):
             row["vs_baseline"] = {m: paired(_values(results, arm, m), _values(baseline, arm, m),
                                             info[m]["higher_is_better"])
-                                  for m in ("correct", "fact_accuracy", "unsupported_facts")}
+                                  for m in ("correct", "fact_accuracy", "unsupported_facts")
+                                  if m in info}
             row["vs_baseline"]["mcnemar_p"] = mcnemar(_values(results, arm, "correct"),
                                                       _values(baseline, arm, "correct"))
             row["baseline"] = {m: mean_ci([v for v in _values(baseline, arm, m).values()

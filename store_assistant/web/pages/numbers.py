@@ -84,7 +84,8 @@ def show_answer(answer: NumbersAnswer, layer: Layer) -> None:
         st.warning(escape(answer.words), icon=":material/warning:")
     else:
         st.success(escape(answer.words), icon=":material/check_circle:")
-    st.caption(f"{answer.mode} · {answer.model} · {answer.latency_ms / 1000:.1f} s")
+    who = answer.model if answer.path == "model" else "decided by code, no model asked"
+    st.caption(f"{answer.mode} · {who} · {answer.latency_ms / 1000:.1f} s")
     if answer.result is not None and answer.result.rows:
         frame = pd.DataFrame(answer.result.rows, columns=answer.result.columns)
         if answer.result.truncated:
