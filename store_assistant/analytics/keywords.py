@@ -18,19 +18,6 @@ from store_assistant.analytics.readonly import run_sql
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
-_PERIOD_WORDS = (("last 7 days", "last_7_days"), ("past 7 days", "last_7_days"),
-                 ("past week", "last_7_days"), ("last week", "last_7_days"),
-                 ("last 30 days", "last_30_days"), ("past 30 days", "last_30_days"),
-                 ("last month", "last_month"), ("previous month", "last_month"),
-                 ("this quarter", "this_quarter"), ("quarter to date", "this_quarter"),
-                 ("last quarter", "last_quarter"), ("previous quarter", "last_quarter"),
-                 ("this year", "year_to_date"), ("year to date", "year_to_date"),
-                 ("ytd", "year_to_date"), ("so far this year", "year_to_date"),
-                 ("last 12 months", "all"), ("past 12 months", "all"),
-                 ("last twelve months", "all"), ("past twelve months", "all"),
-                 ("past year", "all"), ("last year", "all"),
-                 ("last seven days", "last_7_days"), ("past seven days", "last_7_days"),
-                 ("last thirty days", "last_30_days"), ("past thirty days", "last_30_days"))
 _QUARTER_MONTHS = {("january", "march"): 1, ("april", "june"): 2, ("july", "september"): 3,
                    ("october", "december"): 4}
 _BREAKDOWN = re.compile(r"\b(?:by|per|each|every|split by|broken down by)\s+(?:\w+\s+)?"
@@ -161,7 +148,8 @@ def _has(text: str, words: str) -> bool:
 
 
 def _periods(layer: Layer, text: str) -> list[Term]:
-    found = [Term(words, "period", name) for words, name in _PERIOD_WORDS if _has(text, words)]
+    found = [Term(words, "period", name) for words, name in layer.period_words
+             if _has(text, words)]
     names = layer.periods()
     for match in re.finditer(r"\b(\d{4})-(\d{2})\b", text):
         if f"{match.group(1)}-{match.group(2)}" in names:

@@ -56,6 +56,7 @@ class Layer:
     metrics: dict[str, Metric]
     refusals: dict[str, str]
     missing_words: tuple[str, ...] = ()  # business words for numbers the store does not keep
+    period_words: tuple[tuple[str, str], ...] = ()  # ("last month", "last_month"), in file order
     stores: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
     as_of: date | None = None  # the day after the last day of data: "last month" is read from it
@@ -145,11 +146,19 @@ def _checked(raw: Any, path: Path, database: Path | str | None) -> Layer:
                                tuple(f for f in facts if any(measures.get(c) == f for c in used)))
     if len(metrics) < 1:
         problems.append("metrics: none defined")
+    named = {n for n in periods(date(2026, 12, 1)) if not n[0].isdigit()} | {"this_month"}
+    period_words = tuple((str(word).lower(), name) for name, words in
+                         (raw.get("periods") or {}).items() for word in (words or ()))
+    for _, name in period_words:
+        if name not in named:
+            problems.append(f"periods.{name}: not a period the layer reads "
+                            f"({', '.join(sorted(named))})")
     if problems:
         raise DataError(f"The semantic layer {path} has {len(problems)} problem(s):\n  "
                         + "\n  ".join(problems))
     layer = Layer(raw.get("version", 0), facts, dimensions, raw.get("segments") or {}, metrics,
-                  raw.get("refusals") or {}, tuple(raw.get("missing_words") or ()))
+                  raw.get("refusals") or {}, tuple(raw.get("missing_words") or ()),
+                  period_words)
     if database is None:
         return layer
     try:

@@ -116,9 +116,11 @@ def test_a_broken_layer_file_lists_its_problems(tmp_path: Path) -> None:
     raw = yaml.safe_load(LAYER_FILE.read_text())
     raw["metrics"]["revenue"]["formula"] = "revenue + nosuch"
     raw["metrics"]["units_sold"].pop("version")
+    raw["periods"]["next_week"] = ["next week"]
     path = tmp_path / "layer.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(DataError) as caught:
         load_layer(path)
     assert "unknown measure(s) nosuch" in str(caught.value)
     assert "metrics.units_sold: needs an integer version" in str(caught.value)
+    assert "periods.next_week: not a period the layer reads" in str(caught.value)
