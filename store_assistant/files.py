@@ -64,6 +64,7 @@ def write_all_atomic(folder: Path | str, files: dict[str, str]) -> None:
     """Several files in one folder: every one written to a temp name first, then all renamed, so
     a failure while writing leaves the old set whole."""
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     temps = {name: folder / f".{name}.{os.getpid()}.tmp" for name in files}
     try:
@@ -71,6 +72,10 @@ def write_all_atomic(folder: Path | str, files: dict[str, str]) -> None:
             temps[name].write_text(text, encoding="utf-8")
         for name, tmp in temps.items():
             os.replace(tmp, folder / name)
+    except BaseException:
+        if created:  # a folder this call made for files it could not write
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)

@@ -53,24 +53,68 @@ def register(commands: Any) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    """All or nothing: every input is read and checked first (all problems named at once), the
+    index is built in a staged copy, and the inventory import commits only once that copy is in
+    place. A failure anywhere leaves the data folder as it was (a new one is not created)."""
     from store_assistant.config import load_settings
     from store_assistant.store.inventory import Inventory, inventory_path
-    from store_assistant.store.knowledge import ingest
+    from store_assistant.store.inventory_csv import read_records, read_source
+    from store_assistant.store.knowledge import ingest, read_sources, staged_index
 
     settings = load_settings({"data_dir": args.data_dir, "manuals_dir": args.manuals,
                               "policies_dir": args.policies, "inventory_csv": args.inventory})
     csv_path = settings.inventory_csv
+    sources = [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")]
+    problems, documents = [], None
     if not csv_path.is_file():
-        raise DataError(f"Inventory file {csv_path} does not exist. Pass --inventory FILE.csv.")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # Validate and load the inventory first: it is one transaction, so a bad file changes nothing.
-    report = Inventory(inventory_path(settings)).import_csv(csv_path, actor="ingest",
-                                                            force=args.rebuild)
+        problems.append(f"Inventory file {csv_path} does not exist. Pass --inventory FILE.csv.")
+    else:
+        try:
+            read_records(*read_source(csv_path), known_stores=[])
+        except DataError as exc:
+            problems.append(str(exc))
+    try:
+        documents = read_sources(sources)
+    except DataError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise DataError("Nothing was changed:\n" + "\n".join(problems))
+
+    database = inventory_path(settings)
+    created = _missing_parts(settings.data_dir) + ([] if database.exists() else [database])
+    try:
+        with staged_index(settings, rebuild=args.rebuild) as staged:
+            result = ingest(staged.settings, sources, rebuild=args.rebuild, documents=documents)
+            # One transaction, committed only after the new index is in place.
+            report = Inventory(database).import_csv(csv_path, actor="ingest", force=args.rebuild,
+                                                    before_commit=staged.commit)
+    except BaseException:
+        for path in reversed(created):  # what this command created, newest first
+            _remove(path)
+        raise
     print(f"inventory: {report}", file=sys.stderr)
-    result = ingest(settings, [(settings.manuals_dir, "manual"), (settings.policies_dir, "policy")],
-                    rebuild=args.rebuild)
     print(f"knowledge: {result}", file=sys.stderr)
     return EXIT_OK
+
+
+def _missing_parts(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, outermost first."""
+    missing = []
+    for path in [folder.absolute(), *folder.absolute().parents]:
+        if path.exists():
+            break
+        missing.append(path)
+    return missing[::-1]
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        part.unlink(missing_ok=True)
 
 
 def _inventory(args: argparse.Namespace) -> int:

@@ -72,7 +72,7 @@ def _feedback_export(args: argparse.Namespace) -> int:
     from store_assistant.store.answer_log import (answer_log, candidate_cases, candidate_seeds,
                                             corrections)
     from store_assistant.config import load_settings
-    from store_assistant.files import write_atomic
+    from store_assistant.files import write_all_atomic
 
     if args.days is not None and args.days < 1:
         raise DataError(f"--days must be 1 or more, not {args.days}.")
@@ -85,12 +85,14 @@ def _feedback_export(args: argparse.Namespace) -> int:
     if not fixed:
         print(f"no corrected answers in the log ({len(answers)} answers read); nothing written")
         return EXIT_OK
-    written = []
-    for name, text in (("feedback-cases.yaml", candidate_cases(answers)),
-                       ("feedback-seeds.yaml", candidate_seeds(answers))):
-        path = args.out / name
-        write_atomic(path, text)
-        written.append(str(path))
+    files = {"feedback-cases.yaml": candidate_cases(answers),
+             "feedback-seeds.yaml": candidate_seeds(answers)}
+    taken = [name for name in files if (args.out / name).is_dir() or args.out.is_file()]
+    if taken:
+        raise DataError(f"{args.out / taken[0]} is in the way (a folder, or --out is a file); "
+                        f"nothing was written. Pick another --out.")
+    write_all_atomic(args.out, files)  # both files or neither
+    written = [str(args.out / name) for name in files]
     print(f"{len(fixed)} corrected answer(s) -> {', '.join(written)}. Review them before use: "
           f"the files say how.")
     return EXIT_OK

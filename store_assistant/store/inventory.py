@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Literal
+from typing import TYPE_CHECKING, Callable, Iterator, Literal
 
 from store_assistant.files import atomic_open
 from store_assistant.errors import DataError, InventoryError
@@ -167,12 +167,15 @@ class Inventory:
     # --- writing
 
     def import_csv(self, source: str | Path | bytes, actor: str = "import", *,
-                   force: bool = False) -> ImportReport:
+                   force: bool = False,
+                   before_commit: Callable[[], None] | None = None) -> ImportReport:
         """Add or update every product in a CSV file; products not in it are left alone.
 
         `source` is a file path (a Path, or a str without a newline) or the CSV's content (bytes,
         or a str with a newline). If it is byte-for-byte the last file imported and the database
         is not empty, nothing happens (re-running set-up keeps managers' edits) unless `force`.
+        `before_commit` runs last inside the transaction: if it raises, the import is rolled back
+        (`ingest` swaps the new index in there, so the two change together or not at all).
         """
         data, name = read_source(source)
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
@@ -180,6 +183,8 @@ class Inventory:
         with self._writing() as db:
             last = db.execute("SELECT value FROM meta WHERE key = 'last_import_sha'").fetchone()
             if not force and last and last[0] == sha and _count(db):
+                if before_commit:
+                    before_commit()
                 return ImportReport(0, 0, 0, skipped=True)
             known = _stores(db)
             stores, records = read_records(data, name, known)
@@ -203,6 +208,8 @@ class Inventory:
                     updated += 1
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_import_sha', ?)",
                        (sha,))
+            if before_commit:
+                before_commit()
         return ImportReport(added, updated, len(records) - added - updated)
 
     def export_csv(self, path: str | Path) -> int:

@@ -13,17 +13,20 @@ removed files are removed. `KnowledgeBase.search()` offers dense, BM25 and hybri
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import re
 import logging
 import shutil
+import tempfile
 import threading
 import uuid
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 
 from store_assistant.files import write_atomic
@@ -216,17 +219,33 @@ def read_manifest(settings: Settings) -> dict:
                              f"--rebuild`.") from None
 
 
+def read_sources(sources: Iterable[tuple[Path, str]]) -> dict[str, tuple[str, list[Chunk]]]:
+    """Every document of every (folder, kind), read and checked; one DataError naming every
+    problem in every folder, so a user fixes them in one pass."""
+    documents: dict[str, tuple[str, list[Chunk]]] = {}
+    problems = []
+    for folder, kind in sources:
+        try:
+            documents.update(read_folder(Path(folder), kind))
+        except DataError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise DataError("\n".join(problems))
+    return documents
+
+
 def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: bool = False,
-           progress: bool = True, client=None) -> IngestReport:
+           progress: bool = True, client=None,
+           documents: dict[str, tuple[str, list[Chunk]]] | None = None) -> IngestReport:
     """Bring the index in line with the manuals (markdown, HTML, PDF) in `sources` [(folder, kind)].
 
-    Everything is read and validated before the index is touched; the manifest is written last,
-    so an interrupted ingest is repaired by the next one (changed files are re-embedded).
+    Everything is read and validated before the index is touched (or given as `documents`, from
+    `read_sources`); the manifest is written last, so an interrupted ingest is repaired by the next
+    one (changed files are re-embedded). For all-or-nothing, ingest into `staged_index`.
     """
     sources = [(Path(folder).resolve(), kind) for folder, kind in sources]
-    documents: dict[str, tuple[str, list[Chunk]]] = {}
-    for folder, kind in sources:
-        documents.update(read_folder(folder, kind))
+    if documents is None:
+        documents = read_sources(sources)
     rebuild = rebuild or _old_version(settings)
     manifest = {"version": MANIFEST_VERSION, "documents": {}} if rebuild else read_manifest(settings)
     old = manifest["documents"]
@@ -286,6 +305,77 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
     write_atomic(manifest_path(settings), json.dumps(new_manifest, indent=1))
     report.chunks = sum(len(c) for _, c in documents.values())
     return report
+
+
+class StagedIndex:
+    """A copy of the index to ingest into; `commit()` puts it in the index's place. See
+    `staged_index`."""
+
+    def __init__(self, settings: Settings, scratch: Path, copy: bool) -> None:
+        self.target = settings
+        self.scratch = scratch
+        self.committed = False
+        server = bool(settings.qdrant_url)
+        # With a Qdrant server the collections can only be changed in place (the manifest, written
+        # last, still marks what is done); a local folder is copied and swapped whole.
+        self.settings = dataclasses.replace(settings, data_dir=scratch / "data",
+                                            qdrant_path=None if server else scratch / "qdrant")
+        self.settings.data_dir.mkdir()
+        if copy and manifest_path(settings).is_file():
+            shutil.copy2(manifest_path(settings), manifest_path(self.settings))
+        if copy and not server and settings.qdrant_location.is_dir():
+            shutil.copytree(settings.qdrant_location, self.settings.qdrant_location,
+                            ignore=shutil.ignore_patterns(".lock"))
+
+    def commit(self) -> None:
+        """The staged index and manifest replace the live ones (renames on one file system)."""
+        if self.committed:
+            return
+        close_knowledge_bases()
+        live, staged = self.target.qdrant_location, self.settings.qdrant_location
+        if staged.is_dir():
+            old = self.scratch / "replaced"
+            if live.exists():
+                os.replace(live, old)
+            try:
+                os.replace(staged, live)
+            except OSError:
+                if old.exists():
+                    os.replace(old, live)
+                raise
+        if manifest_path(self.settings).is_file():
+            write_atomic(manifest_path(self.target), manifest_path(self.settings).read_bytes())
+        self.committed = True
+
+
+@contextmanager
+def staged_index(settings: Settings, rebuild: bool = False) -> Iterator[StagedIndex]:
+    """A copy of the index (the Qdrant folder and the manifest) for `ingest`, so that a failure
+    anywhere in the block leaves the live index as it was. Call `staged.commit()` to put it in
+    place; leaving the block without committing deletes it.
+
+        with staged_index(settings) as staged:
+            ingest(staged.settings, sources)
+            ... other steps that may fail ...
+            staged.commit()
+    """
+    copy = not rebuild
+    if not settings.qdrant_url and settings.qdrant_location.is_dir():
+        # The live folder must not be in use (an app writing to it) and must open: a corrupt one
+        # is an error naming the fix, unless this is the rebuild that replaces it.
+        close_knowledge_bases()
+        try:
+            _open_client(settings).close()
+        except RetrievalError as exc:
+            if not rebuild or "in use" in str(exc):
+                raise
+    where = settings.qdrant_location.parent if not settings.qdrant_url else settings.data_dir
+    where.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".ingest-", dir=where))
+    try:
+        yield StagedIndex(settings, scratch, copy)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class KnowledgeBase:
