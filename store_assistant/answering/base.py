@@ -182,6 +182,11 @@ class AnswerStream:
         self._stream = None if draft.reply is not None else strategy.gateway.stream(draft.messages)
         self.answer: Answer | None = None
 
+    @property
+    def restarted(self) -> bool:
+        """True once the model failed part-way and the fallback began the answer again."""
+        return self._stream is not None and self._stream.restarted
+
     def __iter__(self) -> Iterator[str]:
         with self._strategy._logged_failure(self._draft.question, self._started):
             if self._stream is None:

@@ -51,6 +51,15 @@ def register(commands: Any) -> None:
     fetch.add_argument("names", nargs="*", metavar="NAME",
                        help="catalog models (default: the configured model, if it is one)")
     fetch.set_defaults(handler=_model_fetch)
+    serve = model_actions.add_parser(
+        "serve", help="serve a catalog model over HTTP (OpenAI-compatible) to several apps")
+    serve.add_argument("name", nargs="?", default=None,
+                       help="catalog model (default: the configured model, if it is one)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default loopback)")
+    serve.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    serve.add_argument("--api-key-env", metavar="VAR",
+                       help="require this environment variable's value as the API key")
+    serve.set_defaults(handler=_model_serve)
     use = model_actions.add_parser("use", help="make NAME the model of the finetuned strategies")
     use.add_argument("name")
     use.set_defaults(handler=_model_use)
@@ -158,3 +167,47 @@ def _model_use(args: argparse.Namespace) -> int:
     use(load_settings(), args.name)
     print(f"the finetuned strategies now use local/{args.name}")
     return EXIT_OK
+
+
+def _model_serve(args: argparse.Namespace) -> int:
+    """Replace this process with llama-cpp-python's own server on the verified catalog file: one
+    model in memory, shared by every app that points STORE_ASSISTANT_API_BASE at it."""
+    import importlib.util
+    import os
+    import sys
+
+    from store_assistant.config import load_settings
+    from store_assistant.inference.catalog import CATALOG, catalog_model, verified
+
+    settings = load_settings()
+    name = args.name or settings.llm.removeprefix("local/")
+    if args.name is None and (not settings.llm.startswith("local/") or name not in CATALOG):
+        raise DataError(f"The configured model {settings.llm} is not a catalog model; name one, "
+                        f"e.g. `store-assistant model serve smollm2-135m`.")
+    if not 0 < args.port < 65536:
+        raise DataError(f"--port must be 1-65535, not {args.port}.")
+    model = catalog_model(name)
+    path = verified(model.path(settings.model_cache), model.sha256, model.fix())
+    missing = [m for m in ("fastapi", "uvicorn", "sse_starlette", "starlette_context")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DataError(f"The model server needs {', '.join(missing)}: run `make install` "
+                        f"(or pip install 'store-assistant[server]').")
+    env = dict(os.environ)
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env, "")
+        if not key:
+            raise DataError(f"--api-key-env {args.api_key_env}: that variable is not set.")
+        env["API_KEY"] = key  # read by the server's settings; never on the command line (ps)
+    base = f"http://{args.host}:{args.port}/v1"
+    print(f"serving {name} ({path.name}, SHA-256 verified) at {base}\n"
+          f"point each app at it: STORE_ASSISTANT_LLM=openai/{name} "
+          f"STORE_ASSISTANT_API_BASE={base}"
+          + (f" OPENAI_API_KEY=<the key in {args.api_key_env}>" if args.api_key_env else
+             " OPENAI_API_KEY=none"), flush=True)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path),
+               "--model_alias", name, "--host", args.host, "--port", str(args.port),
+               "--n_ctx", str(settings.n_ctx), "--n_threads", str(settings.threads),
+               "--verbose", "False"]
+    os.execve(sys.executable, command, env)
+    return EXIT_OK  # not reached: the server has replaced this process

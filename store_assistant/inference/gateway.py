@@ -151,7 +151,7 @@ class Gateway:
             stream = self._fall_back(exc).stream(messages, **params)
             stream.fallback = (self.model, str(exc))
             return stream
-        return TextStream(self, iter(chunks), started)
+        return TextStream(self, iter(chunks), started, messages, params)
 
     async def acomplete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
         started = time.perf_counter()
@@ -178,7 +178,7 @@ class Gateway:
             stream.fallback = (self.model, str(exc))
             return stream
         self._succeeded()
-        return AsyncTextStream(self, chunks, started)
+        return AsyncTextStream(self, chunks, started, messages, params)
 
     # --- failover ---
 
@@ -269,12 +269,19 @@ class Gateway:
 
 
 class TextStream:
-    """Iterate for text pieces; `.completion` holds the measured Completion once exhausted."""
+    """Iterate for text pieces; `.completion` holds the measured Completion once exhausted.
 
-    def __init__(self, gateway: Gateway, chunks: Iterator[Any], started: float) -> None:
+    A model that fails part-way (its server killed mid-answer, a dropped connection) is answered
+    again from the start by the fallback model, when there is one: `restarted` turns True before
+    the first piece of the new answer, so a page showing the pieces can clear what it showed."""
+
+    def __init__(self, gateway: Gateway, chunks: Iterator[Any], started: float,
+                 messages: list | None = None, params: dict | None = None) -> None:
         self._gateway, self._chunks, self._started = gateway, chunks, started
+        self._messages, self._params = messages, params or {}
         self.completion: Completion | None = None
         self.fallback: tuple[str, str] | None = None  # (failed model, why), set by the gateway
+        self.restarted = False
 
     def __iter__(self) -> Iterator[str]:
         pieces, usage, ttft = [], {}, None
@@ -289,17 +296,29 @@ class TextStream:
         except Exception as exc:
             error = model_error(exc, self._gateway.model)
             self._gateway._failed(error)
-            raise error from exc
+            backup = self._backup(error)
+            stream = backup.stream(self._messages, **self._params)
+            self.restarted = True
+            yield from stream
+            self.completion = self._gateway._mark(stream.completion, error)
+            return
         self.completion = _finished(self._gateway, pieces, usage, ttft, self._started)
         if self.fallback:
             self.completion.fallback_from, self.completion.fallback_reason = self.fallback
 
+    def _backup(self, error: Exception) -> Gateway:
+        if self._messages is None or not isinstance(error, ModelError):
+            raise error
+        try:
+            return self._gateway._fall_back(error)
+        except ModelError:
+            raise error from None
 
-class AsyncTextStream:
-    def __init__(self, gateway: Gateway, chunks: Any, started: float) -> None:
-        self._gateway, self._chunks, self._started = gateway, chunks, started
-        self.completion: Completion | None = None
-        self.fallback: tuple[str, str] | None = None
+
+class AsyncTextStream(TextStream):
+    def __init__(self, gateway: Gateway, chunks: Any, started: float,
+                 messages: list | None = None, params: dict | None = None) -> None:
+        super().__init__(gateway, chunks, started, messages, params)
 
     async def __aiter__(self) -> AsyncIterator[str]:
         pieces, usage, ttft = [], {}, None
@@ -314,7 +333,13 @@ class AsyncTextStream:
         except Exception as exc:
             error = model_error(exc, self._gateway.model)
             self._gateway._failed(error)
-            raise error from exc
+            backup = self._backup(error)
+            stream = await backup.astream(self._messages, **self._params)
+            self.restarted = True
+            async for piece in stream:
+                yield piece
+            self.completion = self._gateway._mark(stream.completion, error)
+            return
         self.completion = _finished(self._gateway, pieces, usage, ttft, self._started)
         if self.fallback:
             self.completion.fallback_from, self.completion.fallback_reason = self.fallback
@@ -390,7 +415,11 @@ def model_error(exc: Exception, model: str) -> Exception:
     if isinstance(exc, litellm.NotFoundError):
         return ModelError(f"{model} was not found by its server ({detail}). Check the model name, "
                           f"e.g. `ollama pull llama3.2`.")
-    if isinstance(exc, litellm.APIConnectionError):
+    if type(exc).__name__ == "MidStreamFallbackError":  # litellm's name for a stream cut short
+        return ModelError(f"The server for {model} stopped part-way through the answer ({detail}). "
+                          f"Is it still running?")
+    if isinstance(exc, litellm.APIConnectionError) or "Connection error" in detail:
+        # openai's client reports a refused connection as a 500 with "Connection error."
         return ModelError(f"Could not reach the server for {model} ({detail}). Is it running and is "
                           f"STORE_ASSISTANT_API_BASE right? The embedded model local/{EMBEDDED_MODEL} "
                           f"needs no server.")

@@ -77,9 +77,15 @@ class _Broken:
     class gateway:
         model = "scripted/broken"
 
+    class _Stream:
+        restarted = False
+
+        def __iter__(self):
+            yield "The first words"
+            raise RuntimeError("a bug")
+
     def stream(self, question, history):
-        yield "The first words"
-        raise RuntimeError("a bug")
+        return self._Stream()
 
 
 def test_the_box_is_disabled_while_an_answer_is_written(app: AppTest, monkeypatch) -> None:

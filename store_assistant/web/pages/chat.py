@@ -85,8 +85,10 @@ def _answer(turns: list[dict], index: int, slot, strategy_name: str, llm: str) -
     question, history = turns[index]["content"], model_history(turns[:index])
     try:  # the strategy guards and logs the answer (or the error): the page only draws it
         stream = cached_strategy(strategy_name, llm).stream(question, history)
-        streamed = ""
+        streamed, restarted = "", False
         for piece in stream:
+            if stream.restarted and not restarted:  # the backup model starts the answer again
+                streamed, restarted = "", True
             streamed += piece
             slot.markdown(while_streaming(streamed) + " ▌")
         meta = stream.answer.to_dict()
