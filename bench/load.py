@@ -10,6 +10,12 @@ Questions asked before --duration is up are waited for, so the measured time can
 Needs `make data`, and an otherwise idle machine: llama.cpp takes every core, and any other CPU
 load (a test run) slowed one answer from ~10 s to over 2 minutes here. Results go to bench/results/.
 
+`--apps 2 --model-server` measures the way to serve one model to several app processes: one
+`store-assistant model serve` (llama-cpp-python's server, the configured catalog model) and N
+apps pointed at it, sessions spread over the apps. `--duration 1800` is the soak: the app's
+resident memory is sampled every 10 s (after the warm-up vs at the end), and the answer log's
+lines are counted against the questions asked.
+
 Trade-off: speaking the protocol instead of running headless browsers exercises the same server
 path (a session per socket, a script rerun per question, the one cached model behind its lock) at
 a few MB per session, where eight Chromiums would not fit on two cores; it does not measure browser
@@ -71,7 +77,8 @@ def scratch_data(source: Path) -> Path:
     return scratch / "data"
 
 
-def start_app(port: int, log: Path, data_dir: Path) -> subprocess.Popen:
+def start_app(port: int, log: Path, data_dir: Path, extra_env: dict | None = None
+              ) -> subprocess.Popen:
     with socket.socket() as probe:  # a leftover app on the port would be measured instead
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             sys.exit(f"Port {port} is already in use. Stop what runs there or pass --port.")
@@ -80,7 +87,7 @@ def start_app(port: int, log: Path, data_dir: Path) -> subprocess.Popen:
                "--server.headless", "true", "--server.fileWatcherType", "none"]
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
-        env = {**os.environ, "STORE_ASSISTANT_DATA_DIR": str(data_dir)}
+        env = {**os.environ, "STORE_ASSISTANT_DATA_DIR": str(data_dir), **(extra_env or {})}
         app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                start_new_session=True)  # Ctrl-C reaches us; we stop it in order
     deadline = time.monotonic() + 120
@@ -105,6 +112,66 @@ def stop_app(app: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             app.kill()
             app.wait()
+
+
+def start_model_server(port: int, log: Path) -> tuple[subprocess.Popen, str]:
+    """`store-assistant model serve` (the configured catalog model) on loopback; (process, its
+    model name)."""
+    from store_assistant.config import load_settings
+
+    name = load_settings().llm.removeprefix("local/")
+    command = [str(Path(sys.executable).with_name("store-assistant")), "model", "serve", name,
+               "--port", str(port)]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"The model server exited with code {server.returncode}; see {log}.")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                return server, name
+        except OSError:
+            time.sleep(0.5)
+    stop_app(server)
+    sys.exit(f"The model server did not answer within 120 s; see {log}.")
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of one process (MB), from /proc; None once it has exited."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def sample_memory(processes: dict[str, subprocess.Popen], samples: list[dict],
+                        t0: dict) -> None:
+    """Every 10 s: each process's RSS, stamped with seconds since the sessions started."""
+    while True:
+        start = t0.get("t0")
+        samples.append({"t": None if start is None else round(time.monotonic() - start, 1),
+                        **{name: rss_mb(p.pid) for name, p in processes.items()}})
+        await asyncio.sleep(10)
+
+
+def memory_summary(samples: list[dict], names: list[str]) -> dict:
+    """RSS right after the warm-up (first sample once sessions started) vs the last sample."""
+    timed = [s for s in samples if s["t"] is not None]
+    out = {}
+    for name in names:
+        values = [s[name] for s in timed if s.get(name) is not None]
+        if not values:
+            continue
+        first, last = values[0], values[-1]
+        out[name] = {"after_warmup_mb": round(first, 1), "end_mb": round(last, 1),
+                     "max_mb": round(max(values), 1),
+                     "drift_pct": round((last - first) / first * 100, 2)}
+    return out
 
 
 # --- one browser-like session ----------------------------------------------------------------
@@ -272,9 +339,11 @@ async def warm_up(url: str, args, question: str) -> dict:
             "detail": result["detail"][:300]}
 
 
-async def drive(index: int, url: str, args, questions: list[str], t0: float,
+async def drive(index: int, urls: list[str], args, questions: list[str], t0: float,
                 records: list[dict]) -> None:
-    """One session: ask the next question, wait for the run, repeat until the duration is up."""
+    """One session: ask the next question, wait for the run, repeat until the duration is up.
+    Sessions are spread over the apps round-robin."""
+    url = urls[index % len(urls)]
     session, turn = ChatSession(url, args.timeout), 0
     try:
         while time.monotonic() < t0 + args.duration:
@@ -346,7 +415,8 @@ def table(config: dict, s: dict) -> str:
     rows = [("sessions", config["sessions"]),
             ("duration (s)", f"{config['duration']} (measured {f(s['elapsed_s'])}"
                              f"{', interrupted' if config['interrupted'] else ''})"),
-            ("warm-up answer (s, untimed)", f(config.get("warmup", {}).get("latency"))),
+            ("warm-up answer (s, untimed)", ", ".join(
+                f(w.get("latency")) for w in config.get("warmup", [])) or "n/a"),
             ("strategy", config["strategy"] or "app default"),
             ("requests", s["requests"]),
             ("answered / refused / failed", f"{s['answered']} / {s['refused']} / {s['failed']}"),
@@ -359,8 +429,14 @@ def table(config: dict, s: dict) -> str:
             ("per-session median latency max / min (s)",
              f"{f(s['median_latency_max'])} / {f(s['median_latency_min'])}"),
             ("tracebacks in the app log", s["app_log_tracebacks"]),
+            ("apps (model server)", f"{config.get('apps', 1)} "
+                                    f"({'shared' if config.get('model_server') else 'none'})"),
             ("lines in the app's answer log (requests + warm-up)",
              config.get("app_answer_log_lines", "n/a")),
+            ("lost answer-log lines", s.get("lost_log_lines", "n/a")),
+            *[(f"RSS {name}: after warm-up / end / max (MB), drift",
+               f"{m['after_warmup_mb']:.0f} / {m['end_mb']:.0f} / {m['max_mb']:.0f}, "
+               f"{m['drift_pct']:+.1f}%") for name, m in s.get("memory", {}).items()],
             ("app settings from the environment", ", ".join(
                 f"{k}={v}" for k, v in sorted(config.get("app_env", {}).items())) or "none")]
     lines = ["| metric | value |", "| --- | --- |", *[f"| {k} | {v} |" for k, v in rows], "",
@@ -376,36 +452,58 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--duration", type=float, default=300, help="seconds to start requests for")
-    parser.add_argument("--port", type=int, default=8531)
+    parser.add_argument("--port", type=int, default=8531, help="first app's port (then +1, +2...)")
+    parser.add_argument("--apps", type=int, default=1, help="app processes (default 1)")
+    parser.add_argument("--model-server", action="store_true",
+                        help="the apps share one `store-assistant model serve` process")
+    parser.add_argument("--server-port", type=int, default=8591)
     parser.add_argument("--strategy", help="Strategy selectbox option (default: the app's)")
     parser.add_argument("--questions", type=Path, default=ROOT / "bench" / "load_questions.txt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load.json")
     parser.add_argument("--timeout", type=float, default=180, help="seconds per request")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
-                        help="prepared store data, copied to a scratch folder for the run")
+                        help="prepared store data, copied to a scratch folder for each app")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first answer")
     args = parser.parse_args()
     questions = [line.strip() for line in args.questions.read_text(encoding="utf-8").splitlines()
                  if line.strip() and not line.lstrip().startswith("#")]
-    if not questions or args.sessions < 1:
-        sys.exit(f"Need at least one session and one question in {args.questions}.")
+    if not questions or args.sessions < 1 or args.apps < 1:
+        sys.exit(f"Need at least one app, one session and one question in {args.questions}.")
     log = args.out.with_suffix(".app.log")
     config = {**vars(args), "questions": str(args.questions), "out": str(args.out),
               "chat_value_field": CHAT_VALUE_FIELD}
     records: list[dict] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
     config["app_env"] = {k: v for k, v in os.environ.items() if k.startswith("STORE_ASSISTANT_")}
-    data_dir = scratch_data(args.data_dir)
-    config["data_dir"] = str(data_dir)
-    app = start_app(args.port, log, data_dir)
-    url, clock = f"ws://127.0.0.1:{args.port}/_stcore/stream", {}
+    processes: dict[str, subprocess.Popen] = {}
+    extra_env = {}
+    if args.model_server:
+        server, name = start_model_server(args.server_port, args.out.with_suffix(".server.log"))
+        processes["model-server"] = server
+        extra_env = {"STORE_ASSISTANT_LLM": f"openai/{name}", "OPENAI_API_KEY": "none",
+                     "STORE_ASSISTANT_API_BASE": f"http://127.0.0.1:{args.server_port}/v1"}
+        config["app_env"].update({k: v for k, v in extra_env.items() if k != "OPENAI_API_KEY"})
+    data_dirs = [scratch_data(args.data_dir) for _ in range(args.apps)]
+    config["data_dirs"] = [str(d) for d in data_dirs]
+    for i, data_dir in enumerate(data_dirs):
+        app_log = log if i == 0 else log.with_suffix(f".{i}.log")
+        processes[f"app{i}"] = start_app(args.port + i, app_log, data_dir, extra_env)
+    urls = [f"ws://127.0.0.1:{args.port + i}/_stcore/stream" for i in range(args.apps)]
+    clock: dict = {}
+    samples: list[dict] = []
 
     async def everyone() -> None:
+        sampler = asyncio.create_task(sample_memory(processes, samples, clock))
         if not args.no_warmup:
-            config["warmup"] = await warm_up(url, args, questions[0])
+            config["warmup"] = [await warm_up(url, args, questions[0]) for url in urls]
         t0 = clock["t0"] = time.monotonic()
-        await asyncio.gather(*(drive(i, url, args, questions, t0, records)
-                               for i in range(args.sessions)))
+        try:
+            await asyncio.gather(*(drive(i, urls, args, questions, t0, records)
+                                   for i in range(args.sessions)))
+        finally:
+            samples.append({"t": round(time.monotonic() - t0, 1),
+                            **{name: rss_mb(p.pid) for name, p in processes.items()}})
+            sampler.cancel()
     config["interrupted"] = False
     try:
         asyncio.run(everyone())
@@ -414,13 +512,19 @@ def main() -> None:
         print("Interrupted: writing what was measured so far.", file=sys.stderr)
     finally:
         elapsed = time.monotonic() - clock.get("t0", time.monotonic())
-        stop_app(app)
+        for process in processes.values():
+            stop_app(process)
         config["app_answer_log_lines"] = sum(
             len(p.read_text(encoding="utf-8").splitlines())
-            for p in (data_dir / "answer-log").glob("*.jsonl"))
-        shutil.rmtree(data_dir.parent, ignore_errors=True)
+            for data_dir in data_dirs for p in (data_dir / "answer-log").glob("*.jsonl"))
+        for data_dir in data_dirs:
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
     summary = summarize(records, args.sessions, elapsed, log)
-    report = {"config": config, "summary": summary, "requests": records}
+    asked = len(records) + len(config.get("warmup", []))
+    summary["lost_log_lines"] = asked - config["app_answer_log_lines"]
+    summary["memory"] = memory_summary(samples, list(processes))
+    report = {"config": config, "summary": summary, "memory_samples": samples,
+              "requests": records}
     write_atomic(args.out, json.dumps(report, indent=2, default=str) + "\n")
     write_atomic(args.out.with_suffix(".md"), table(config, summary))
     print(table(config, summary), end="")

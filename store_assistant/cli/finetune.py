@@ -208,6 +208,9 @@ def _model_serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path),
                "--model_alias", name, "--host", args.host, "--port", str(args.port),
                "--n_ctx", str(settings.n_ctx), "--n_threads", str(settings.threads),
-               "--verbose", "False"]
+               "--verbose", "False",
+               # Its default cuts the answer being streamed when another request arrives: with
+               # several apps (or sessions) that loses answers. Queue them instead.
+               "--interrupt_requests", "False"]
     os.execve(sys.executable, command, env)
     return EXIT_OK  # not reached: the server has replaced this process

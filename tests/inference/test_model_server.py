@@ -122,6 +122,29 @@ def test_a_remote_answer_streams_in_pieces(server, settings) -> None:
     assert stream.completion.usage.get("completion_tokens", 0) > 0
 
 
+def test_two_answers_at_once_both_finish(server, settings) -> None:
+    """Several apps share one server: a second request must queue, not cut the first short
+    (llama_cpp.server interrupts by default; `model serve` turns that off)."""
+    gateway = Gateway(remote(server, settings, max_tokens=40))
+    results, errors = [], []
+
+    def ask() -> None:
+        try:
+            stream = gateway.stream(LONG)
+            results.append(("".join(stream), stream.completion.model))
+        except ModelError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.2)  # the second arrives while the first is being written
+    for thread in threads:
+        thread.join(120)
+    assert not errors and len(results) == 2
+    assert all(text.strip() and model == f"openai/{MODEL}" for text, model in results)
+
+
 def test_a_wrong_api_key_is_named_and_the_embedded_model_answers(server, settings,
                                                                   monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "not-the-key")
