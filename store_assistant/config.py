@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,11 @@ class Settings:
     # The `finetuned` strategies' model; None means the registry's active adapter, as local/<name>.
     # Any litellm string works too, e.g. a LoRA served by vLLM: hosted_vllm/volt-lora.
     finetuned_llm: str | None = None
+    # The languages the set-up answers in, as two-letter codes ("en,ko"). The catalog models and the
+    # MiniLM embeddings were measured on English only; a question in another language gets one
+    # sentence saying so (in its language) instead of an answer. Add a language once the model and
+    # embeddings you configured serve it (docs/models.md).
+    languages: tuple[str, ...] = ("en",)
 
     @property
     def qdrant_location(self) -> Path:
@@ -183,6 +189,13 @@ def _convert(name: str, value: Any) -> Any:
         return number
     if name in _PATHS:
         return Path(str(value)).expanduser() if str(value).strip() else None
+    if name == "languages":
+        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        codes = tuple(str(item).strip().lower() for item in items if str(item).strip())
+        if not codes or not all(re.fullmatch(r"[a-z]{2}", code) for code in codes):
+            raise ConfigError(f"Setting languages={value!r} must be two-letter language codes "
+                              f"separated by commas, e.g. \"en\" or \"en,ko\".")
+        return codes
     if name == "local_models":
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError("local_models must be a TOML table of name = \"/path/to/model.gguf\".")

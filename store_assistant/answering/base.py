@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from store_assistant.answering import guard
 from store_assistant.answering.questions import validate_history, validate_question
+from store_assistant.answering.languages import cannot_answer, language_of
 from store_assistant.config import Settings
 from store_assistant.errors import StoreAssistantError
 from store_assistant.inference.gateway import Completion, Gateway
@@ -110,7 +111,14 @@ class Strategy(ABC):
     def draft(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Draft:
         """Validate the input and build the draft, without calling the model (used by benchmarks)."""
         question = validate_question(question)
-        draft = self._prepare(question, self._recent(validate_history(history)))
+        history = validate_history(history)
+        language = language_of(question)
+        if language not in self.settings.languages:
+            # Neither model nor embeddings were measured in it: one clear sentence, no guessing.
+            draft = Draft(messages=[], flags=[f"language:{language}"],
+                          reply=cannot_answer(language, self.settings.languages))
+        else:
+            draft = self._prepare(question, self._recent(history))
         draft.question = question
         return draft
 

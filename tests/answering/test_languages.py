@@ -1,0 +1,96 @@
+"""Questions in other languages (issue 17): read as their language, answered with one sentence
+in it, never with noise from a model measured on English only; and no English question refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from store_assistant.answering.languages import cannot_answer, language_of
+from store_assistant.answering.strategies import build_strategy
+from store_assistant.config import load_settings
+from store_assistant.errors import ConfigError
+from store_assistant.inference.gateway import Gateway
+from tests.conftest import TEST_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+OTHER = yaml.safe_load((ROOT / "eval" / "languages" / "questions.yaml").read_text("utf-8"))
+# Golden cases written in another language on purpose (an injection in Spanish).
+NOT_ENGLISH = {"injection-020": "es"}
+
+
+def english_questions() -> list[str]:
+    """Every English question the project holds: golden cases (with follow-up turns), the
+    analytics cases, and the benchmark question lists."""
+    questions = []
+    for path in sorted((ROOT / "eval" / "cases").glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text("utf-8")):
+            if case["id"] in NOT_ENGLISH:
+                assert language_of(case["question"]) == NOT_ENGLISH[case["id"]]
+                continue
+            questions.append(case["question"])
+            questions += [turn["content"] for turn in case.get("history", [])
+                          if turn.get("role") == "user"]
+    for case in yaml.safe_load((ROOT / "eval" / "analytics" / "cases.yaml").read_text("utf-8")):
+        questions.append(case["question"])
+    for name in ("questions.txt", "load_questions.txt"):
+        questions += [line.strip() for line in (ROOT / "bench" / name).read_text("utf-8")
+                      .splitlines() if line.strip() and not line.startswith("#")]
+    return questions
+
+
+def test_no_english_question_is_read_as_another_language() -> None:
+    questions = english_questions()
+    assert len(questions) > 500
+    misread = {q: language_of(q) for q in questions if language_of(q) != "en"}
+    assert misread == {}
+
+
+def test_the_other_language_questions_cover_korean_and_at_least_20() -> None:
+    assert len(OTHER) >= 20 and sum(case["lang"] == "ko" for case in OTHER) >= 5
+    assert len({case["lang"] for case in OTHER}) >= 6
+
+
+@pytest.mark.parametrize("case", OTHER, ids=[f"{c['lang']}-{c['translates']}" for c in OTHER])
+def test_each_question_is_read_as_its_language(case: dict) -> None:
+    assert language_of(case["question"]) == case["lang"]
+
+
+@pytest.mark.parametrize("strategy", ["pe-zero-shot", "rag-hybrid"])
+def test_a_korean_question_gets_one_clear_sentence_in_korean_and_no_model_call(
+        store_settings, strategy: str, monkeypatch) -> None:
+    gateway = Gateway(store_settings)
+    called = []
+    monkeypatch.setattr(gateway, "complete", lambda *a, **k: called.append(a))
+    monkeypatch.setattr(gateway, "stream", lambda *a, **k: called.append(a))
+    answering = build_strategy(strategy, gateway, store_settings)
+    answer = answering.answer("노트북 800달러 이하로 3개 추천해 주세요")
+    assert answer.text == cannot_answer("ko")
+    assert "영어" in answer.text and "English" in answer.text
+    assert "language:ko" in answer.flags and called == []
+    stream = answering.stream("갤럭시 S24에는 램이 얼마나 들어있나요?")
+    assert "".join(stream) == cannot_answer("ko") and called == []
+
+
+def test_a_set_up_that_serves_the_language_passes_the_question_on(store_settings) -> None:
+    served = store_settings.replace(languages=("en", "ko"))
+    draft = build_strategy("rag-hybrid", Gateway(served), served).draft(
+        "갤럭시 S24에는 램이 얼마나 들어있나요?")
+    assert draft.reply is None and draft.messages  # on to the model
+    assert "language:ko" not in draft.flags
+
+
+def test_english_questions_still_reach_the_model(store_settings) -> None:
+    draft = build_strategy("pe-zero-shot", Gateway(store_settings), store_settings).draft(
+        "Does the Echo Dot work with Google Assistant?")
+    assert draft.reply is None and draft.messages
+
+
+def test_the_languages_setting_is_checked() -> None:
+    assert load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": "en, KO"}).languages \
+        == ("en", "ko")
+    for bad in ("english", "", "en;ko"):
+        with pytest.raises(ConfigError, match="two-letter language codes"):
+            load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": bad})
