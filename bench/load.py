@@ -387,7 +387,8 @@ def summarize(records: list[dict], sessions: int, elapsed: float, log: Path) -> 
                               "median_latency": statistics.median(done) if done else None}
     counts = [s["answered"] for s in per_session.values()]
     medians = [s["median_latency"] for s in per_session.values() if s["median_latency"] is not None]
-    app_log = log.read_text(errors="replace") if log.exists() else ""
+    logs = [log, *sorted(log.parent.glob(log.stem + ".*.log"))]  # every app's, with --apps
+    app_log = "".join(p.read_text(errors="replace") for p in logs if p.exists())
     return {
         "requests": len(records),
         **{outcome: sum(r["outcome"] == outcome for r in records)
@@ -412,7 +413,8 @@ def table(config: dict, s: dict) -> str:
     def f(value: float | None, digits: int = 1) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
 
-    rows = [("sessions", config["sessions"]),
+    rows = [("commit", (config.get("commit") or "unknown")[:12]),
+            ("sessions", config["sessions"]),
             ("duration (s)", f"{config['duration']} (measured {f(s['elapsed_s'])}"
                              f"{', interrupted' if config['interrupted'] else ''})"),
             ("warm-up answer (s, untimed)", ", ".join(
@@ -470,8 +472,10 @@ def main() -> None:
     if not questions or args.sessions < 1 or args.apps < 1:
         sys.exit(f"Need at least one app, one session and one question in {args.questions}.")
     log = args.out.with_suffix(".app.log")
+    from store_assistant.evaluation.runner import source_commit
+
     config = {**vars(args), "questions": str(args.questions), "out": str(args.out),
-              "chat_value_field": CHAT_VALUE_FIELD}
+              "chat_value_field": CHAT_VALUE_FIELD, "commit": source_commit()}
     records: list[dict] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the app like Ctrl-C
     config["app_env"] = {k: v for k, v in os.environ.items() if k.startswith("STORE_ASSISTANT_")}
