@@ -84,17 +84,25 @@ def write_all_atomic(folder: Path | str, files: dict[str, str]) -> None:
 @contextmanager
 def atomic_folder(final: Path | str, replace: bool = False) -> Iterator[Path]:
     """A scratch folder beside `final`, renamed to `final` when the block ends normally.
-    With `replace`, an existing `final` is removed first (a retrained model of the same name)."""
+    With `replace`, an existing `final` is replaced (a retrained model of the same name); it is
+    put back if the new one cannot be moved in."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    old = final.with_name(f".{final.name}-replaced-{os.getpid()}")
     try:
         yield scratch
-        if replace:
-            shutil.rmtree(final, ignore_errors=True)
-        os.replace(scratch, final)
+        if replace and final.exists():
+            os.replace(final, old)  # kept until the new one is in place
+        try:
+            os.replace(scratch, final)
+        except OSError:
+            if old.exists():
+                os.replace(old, final)
+            raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- cells a spreadsheet opens ----------------------------------------------------------------

@@ -129,6 +129,8 @@ def arm_hash(arm: str, settings: Settings) -> str:
                   for pattern in _CODE for path in sorted(package.glob(pattern))})
     knobs = {k: getattr(settings, k) for k in ("max_tokens", "temperature", "repeat_penalty",
                                                "n_ctx", "history_turns")}
+    if settings.languages != ("en",):  # a question in another language is answered or not
+        knobs["languages"] = list(settings.languages)
     return _sha(arm, texts, knobs, settings.local_models, _adapter(arm, settings))
 
 

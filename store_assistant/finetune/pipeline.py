@@ -68,29 +68,31 @@ def train_model(settings: Settings, config: TrainConfig, command: str = "",
         loss_png(result.curve, staging / "loss.png", config.name)
         (staging / "config.toml").write_text(config_toml(config))
 
-    adapter = folder / "adapter.gguf"
-    entry = {
-        "base": base_name, "base_file": base_path.name, "base_sha256": sha256_file(base_path),
-        "adapter": f"{config.name}/adapter.gguf", "adapter_sha256": sha256_file(adapter),
-        "adapter_bytes": adapter.stat().st_size,
-        "data": {"train": _relative(config.train_file), "valid": _relative(config.valid_file),
-                 "manifest_sha256": _manifest_sha(config.train_file),
-                 "train_examples": result.train_examples, "valid_examples": result.valid_examples,
-                 "dropped_too_long": result.dropped_too_long},
-        "config": {k: _plain(v) for k, v in asdict(config).items()},
-        "command": command,
-        "training_seconds": result.seconds, "steps": result.steps, "best_step": result.best_step,
-        "stopped": result.stopped, "first_valid_loss": result.first_valid_loss,
-        "best_valid_loss": result.best_valid_loss,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "parity": {"prompts": len(cases), "equal": sum(case.equal for case in cases),
-                   "near_tie": sum(case.agrees and not case.equal for case in cases),
-                   "max_gap": round(max((case.gap or 0.0 for case in cases), default=0.0), 3),
-                   "max_tokens": PARITY_TOKENS},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "eval": {},
-    }
-    register(settings, config.name, entry, activate)
+        adapter = staging / "adapter.gguf"
+        entry = {
+            "base": base_name, "base_file": base_path.name, "base_sha256": sha256_file(base_path),
+            "adapter": f"{config.name}/adapter.gguf", "adapter_sha256": sha256_file(adapter),
+            "adapter_bytes": adapter.stat().st_size,
+            "data": {"train": _relative(config.train_file), "valid": _relative(config.valid_file),
+                     "manifest_sha256": _manifest_sha(config.train_file),
+                     "train_examples": result.train_examples, "valid_examples": result.valid_examples,
+                     "dropped_too_long": result.dropped_too_long},
+            "config": {k: _plain(v) for k, v in asdict(config).items()},
+            "command": command,
+            "training_seconds": result.seconds, "steps": result.steps, "best_step": result.best_step,
+            "stopped": result.stopped, "first_valid_loss": result.first_valid_loss,
+            "best_valid_loss": result.best_valid_loss,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "parity": {"prompts": len(cases), "equal": sum(case.equal for case in cases),
+                       "near_tie": sum(case.agrees and not case.equal for case in cases),
+                       "max_gap": round(max((case.gap or 0.0 for case in cases), default=0.0), 3),
+                       "max_tokens": PARITY_TOKENS},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "eval": {},
+        }
+        # Registered last inside the block: a registry that cannot be written leaves the old folder
+        # and the old registry; only the rename below follows it.
+        register(settings, config.name, entry, activate)
     return entry
 
 

@@ -371,11 +371,25 @@ def staged_index(settings: Settings, rebuild: bool = False) -> Iterator[StagedIn
                 raise
     where = settings.qdrant_location.parent if not settings.qdrant_url else settings.data_dir
     where.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".ingest-", dir=where))
+    for stale in where.glob(".ingest-*-*"):  # left by an ingest that was killed mid-way
+        if not _alive(stale.name.split("-")[1]):
+            shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".ingest-{os.getpid()}-", dir=where))
     try:
         yield StagedIndex(settings, scratch, copy)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    """Whether the process that made a scratch folder still runs (then it is not stale)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OSError):
+        return True  # not ours to judge: leave it
+    return True
 
 
 class KnowledgeBase:

@@ -151,6 +151,29 @@ def test_training_again_under_a_taken_name_fails_before_training(tiny) -> None:
     assert load_registry(settings)["models"]["tiny"] == entry
 
 
+def test_a_retrain_whose_registry_cannot_be_written_changes_nothing(tiny, monkeypatch) -> None:
+    """All or nothing: the retrained adapter is moved in only after the registry took it."""
+    import dataclasses
+
+    from store_assistant.finetune import pipeline
+
+    settings, _ = tiny
+    folder = settings.models_dir / "tiny"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    registry = (settings.models_dir / "registry.json").read_bytes()
+
+    def disk_full(*args, **kwargs) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "register", disk_full)
+    config = dataclasses.replace(load_config(folder / "config.toml"), max_steps=2)
+    with pytest.raises(OSError, match="No space"):
+        pipeline.train_model(settings, config, replace=True, progress=False)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert (settings.models_dir / "registry.json").read_bytes() == registry
+    assert sorted(p.name for p in settings.models_dir.iterdir()) == ["registry.json", "tiny"]
+
+
 # --- the shipped adapter ---------------------------------------------------------------------
 
 def test_the_shipped_adapter_is_registered_active_and_unchanged() -> None:

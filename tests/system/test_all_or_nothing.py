@@ -5,7 +5,7 @@ train`, `users` and `feedback export`. Every check compares the data folder byte
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 from pathlib import Path
 
 import pytest
@@ -185,6 +185,17 @@ def test_a_good_ingest_after_a_failed_one_takes_the_change(
     assert not list(ingested.glob(".ingest-*"))
     assert main(["inventory", "show", "5721723", "--data-dir", str(ingested)]) == 0
     assert "price: $1,199.99" in capsys.readouterr().out
+
+
+def test_a_scratch_folder_left_by_a_killed_ingest_is_cleared(inputs: dict[str, Path],
+                                                              ingested: Path) -> None:
+    dead = ingested / ".ingest-999999999-x1y2"  # no such process
+    (dead / "replaced").mkdir(parents=True)
+    (dead / "replaced" / "old-index").write_text("the index before a swap that never finished")
+    mine = ingested / f".ingest-{os.getpid()}-a1b2"  # a running process's: left alone
+    mine.mkdir()
+    assert main(ingest_args(inputs, ingested)) == 0
+    assert not dead.exists() and mine.exists()
 
 
 # --- the other commands that write ----------------------------------------------------------
