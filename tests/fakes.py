@@ -33,6 +33,8 @@ class ScriptedGateway:
 
 
 class _Stream:
+    restarted = False  # a scripted model never fails part-way
+
     def __init__(self, completion: Completion) -> None:
         self.completion = completion
 
