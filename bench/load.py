@@ -466,6 +466,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data",
                         help="prepared store data, copied to a scratch folder for each app")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first answer")
+    parser.add_argument("--warmup-all", action="store_true",
+                        help="warm up with every question once (every answer path and cache "
+                             "loaded), not just the first: the soak's memory baseline")
     args = parser.parse_args()
     questions = [line.strip() for line in args.questions.read_text(encoding="utf-8").splitlines()
                  if line.strip() and not line.lstrip().startswith("#")]
@@ -499,7 +502,8 @@ def main() -> None:
     async def everyone() -> None:
         sampler = asyncio.create_task(sample_memory(processes, samples, clock))
         if not args.no_warmup:
-            config["warmup"] = [await warm_up(url, args, questions[0]) for url in urls]
+            config["warmup"] = [await warm_up(url, args, question) for url in urls
+                                for question in (questions if args.warmup_all else questions[:1])]
         t0 = clock["t0"] = time.monotonic()
         try:
             await asyncio.gather(*(drive(i, urls, args, questions, t0, records)
