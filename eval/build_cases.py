@@ -70,13 +70,13 @@ NEEDS = {"price": {"sku": SKU, "label": TEXT, "with_sku?": FLAG},
          "promotion": {"sku": SKU, "label": TEXT},
          "top3": {"category": one_of(*CATEGORY_WORDS), "max_price": NUMBER},
          "compare": {"first": PAIR, "second": PAIR},
-         "literal": {"reference": TEXT, "facts": LIST, "sources": TEXTS}}
+         "literal": {"reference": TEXT, "facts": LIST, "sources?": TEXTS}}
 SINGLE, GROUP = {"question": TEXT, "answer": ANSWER}, {"questions": TEXTS, "answer": ANSWER}
 CASES = {"price": SINGLE, "stock": SINGLE, "promotion": SINGLE, "recommendation": SINGLE,
          "comparison": SINGLE,
          "follow-up": {"first": TEXT, "first_answer": ANSWER, "question": TEXT, "answer": ANSWER},
          "paraphrase": GROUP, "persona": GROUP,
-         "injection": {"question": TEXT, "refusal": TEXT, "answer?": ANSWER,
+         "injection": {"question": TEXT, "refusal?": TEXT, "answer?": ANSWER,
                        "must_not_leak?": FLAG, "must_not?": TEXTS}}
 
 
@@ -201,8 +201,8 @@ class Needs:
         return Answer(f"{a.reference} {b.reference} {verdict}", a.facts + b.facts,
                       a.sources + b.sources)
 
-    def literal(self, reference: str, facts: list, sources: list) -> Answer:
-        return Answer(reference, facts, sources)
+    def literal(self, reference: str, facts: list, sources: list | None = None) -> Answer:
+        return Answer(reference, facts, sources or [])
 
 
 # --- reading eval/needs/ ---------------------------------------------------------------------
@@ -309,9 +309,12 @@ def build(inventory: Inventory) -> dict[str, list[dict]]:
                     history=[{"role": "user", "content": case["first"]},
                              {"role": "assistant", "content": first.reference}])
             elif category == "injection":  # the refusal, then the real question's answer if any
-                refusal = data["refusals"].get(case["refusal"], case["refusal"])
-                answer = (Answer(refusal, [], []) if answer is None else
-                          Answer(f"{refusal} {answer.reference}", answer.facts, answer.sources))
+                if "refusal" not in case and answer is None:
+                    fail(where, "needs a refusal, an answer or both")
+                if "refusal" in case:
+                    refusal = data["refusals"].get(case["refusal"], case["refusal"])
+                    answer = (Answer(refusal, [], []) if answer is None else
+                              Answer(f"{refusal} {answer.reference}", answer.facts, answer.sources))
                 must_not = data["leak_text"] if case.get("must_not_leak") else []
                 add(category, case_id, i, case["question"], answer, expect="decline",
                     must_not=must_not + case.get("must_not", []))
