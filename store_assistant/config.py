@@ -25,6 +25,8 @@ DEFAULT_CONFIG_FILE = "store_assistant.toml"
 # eval/baselines/ladder.json; eval/test_cases.py fails if this is not the rule's pick. Fetched by
 # the set-up command (`make model`); local/smollm2-135m is shipped and needs no fetch.
 DEFAULT_LLM = "local/qwen2.5-coder-0.5b"
+# Embedding models shipped in packages (store/knowledge.py); the first is the default.
+EMBEDDINGS = ("minilm", "multilingual-e5-small")
 # The store's own data ships in the repository, beside the package.
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -91,11 +93,15 @@ class Settings:
     # The `finetuned` strategies' model; None means the registry's active adapter, as local/<name>.
     # Any litellm string works too, e.g. a LoRA served by vLLM: hosted_vllm/volt-lora.
     finetuned_llm: str | None = None
-    # The languages the set-up answers in, as two-letter codes ("en,ko"). The catalog models and the
-    # MiniLM embeddings were measured on English only; a question in another language gets one
-    # sentence saying so (in its language) instead of an answer. Add a language once the model and
-    # embeddings you configured serve it (docs/models.md).
+    # The languages the set-up answers in, as two-letter codes ("en,ko"). A question in another
+    # language gets one sentence saying so (in its language) instead of an answer. A language
+    # other than English needs multilingual embeddings (below) and a model that writes it; what
+    # each pair answered is in bench/results/multilingual-answers.md (docs/models.md, "Languages").
     languages: tuple[str, ...] = ("en",)
+    # The index's embedding model, one of EMBEDDINGS: minilm (English; the scorecards were measured
+    # with it) or multilingual-e5-small (finds the English chunk for a question in 100 languages).
+    # Changing it rebuilds the index at the next `ingest`.
+    embeddings: str = "minilm"
 
     @property
     def qdrant_location(self) -> Path:
@@ -239,6 +245,15 @@ def _validated(settings: Settings) -> Settings:
     if settings.finetuned_llm is not None and any(c.isspace() for c in settings.finetuned_llm):
         raise ConfigError(f"Setting finetuned_llm={settings.finetuned_llm!r} is not a model "
                           f"string; leave it unset to use the active adapter in models/.")
+    if settings.embeddings not in EMBEDDINGS:
+        raise ConfigError(f"Setting embeddings={settings.embeddings!r} is not an embedding model "
+                          f"here; use one of {', '.join(EMBEDDINGS)}.")
+    if set(settings.languages) - {"en"} and settings.embeddings == "minilm":
+        raise ConfigError(
+            f"Setting languages={','.join(settings.languages)} needs multilingual embeddings: "
+            f"MiniLM found the answering chunk for 2 of 8 Korean questions "
+            f"(bench/results/multilingual-retrieval.md). Set embeddings = "
+            f"\"multilingual-e5-small\" too, then run `store-assistant ingest`.")
     return settings
 
 

@@ -55,6 +55,34 @@ def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
+# The manuals the multilingual tests ask about: a small e5 index builds in seconds, the whole
+# store's in minutes (bench/multilingual_answers.py measures on that one).
+MULTILINGUAL_MANUALS = ("samsung-galaxy-s24.md", "bose-qc-ultra-headphones.md",
+                        "apple-ipad-10th-gen.md", "apple-airpods-pro-2.md")
+
+
+@pytest.fixture(scope="session")
+def multilingual_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A store answering in English and Korean: e5 embeddings over four real manuals and the real
+    policies, with the real inventory."""
+    import shutil
+
+    from store_assistant.store.inventory import Inventory, inventory_path
+    from store_assistant.store.knowledge import ingest
+
+    base = load_settings(env=TEST_ENV)
+    manuals = tmp_path_factory.mktemp("multilingual-manuals")
+    for name in MULTILINGUAL_MANUALS:
+        shutil.copy(base.manuals_dir / name, manuals / name)
+    settings = load_settings({"data_dir": str(tmp_path_factory.mktemp("multilingual-data")),
+                              "manuals_dir": str(manuals), "max_tokens": TEST_MAX_TOKENS,
+                              "languages": "en,ko", "embeddings": "multilingual-e5-small"},
+                             env=TEST_ENV)
+    Inventory(inventory_path(settings)).import_csv(settings.inventory_csv)
+    ingest(settings, [(manuals, "manual"), (settings.policies_dir, "policy")], progress=False)
+    return settings
+
+
 MANAGER_PASSWORD = "correct-horse-battery"
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from store_assistant.answering import guard
 from store_assistant.answering.questions import validate_history, validate_question
-from store_assistant.answering.languages import cannot_answer, language_of
+from store_assistant.answering.languages import answer_in, cannot_answer, language_of
 from store_assistant.config import Settings
 from store_assistant.errors import StoreAssistantError
 from store_assistant.inference.gateway import Completion, Gateway
@@ -119,6 +119,10 @@ class Strategy(ABC):
                           reply=cannot_answer(language, self.settings.languages))
         else:
             draft = self._prepare(question, self._recent(history))
+            if language != "en" and draft.messages and draft.messages[0]["role"] == "system":
+                draft.flags.append(f"answered_in:{language}")
+                system = draft.messages[0]["content"] + "\n\n" + answer_in(language)
+                draft.messages = [{"role": "system", "content": system}, *draft.messages[1:]]
         draft.question = question
         return draft
 

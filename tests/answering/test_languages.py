@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from store_assistant.answering.languages import cannot_answer, language_of
+from store_assistant.answering.languages import answer_in, cannot_answer, language_of
 from store_assistant.answering.strategies import build_strategy
 from store_assistant.config import load_settings
 from store_assistant.errors import ConfigError
 from store_assistant.inference.gateway import Gateway
 from tests.conftest import TEST_ENV
+from tests.fakes import ScriptedGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = yaml.safe_load((ROOT / "eval" / "languages" / "questions.yaml").read_text("utf-8"))
@@ -74,12 +75,36 @@ def test_a_korean_question_gets_one_clear_sentence_in_korean_and_no_model_call(
     assert "".join(stream) == cannot_answer("ko") and called == []
 
 
-def test_a_set_up_that_serves_the_language_passes_the_question_on(store_settings) -> None:
-    served = store_settings.replace(languages=("en", "ko"))
-    draft = build_strategy("rag-hybrid", Gateway(served), served).draft(
-        "갤럭시 S24에는 램이 얼마나 들어있나요?")
+def test_a_set_up_that_serves_the_language_asks_the_model_to_answer_in_it(
+        multilingual_settings) -> None:
+    """Retrieval with e5 finds the English section for the Korean question, and the model is told
+    to answer in Korean from it."""
+    answering = build_strategy("rag-hybrid", Gateway(multilingual_settings), multilingual_settings)
+    draft = answering.draft("갤럭시 S24에는 램이 얼마나 들어있나요?")
     assert draft.reply is None and draft.messages  # on to the model
-    assert "language:ko" not in draft.flags
+    assert "answered_in:ko" in draft.flags and "language:ko" not in draft.flags
+    assert draft.messages[0]["role"] == "system"
+    assert draft.messages[0]["content"].endswith(answer_in("ko")) and "Korean" in answer_in("ko")
+    assert "manual:samsung-galaxy-s24#specifications" in draft.retrieved[:6]
+    assert "8GB" in draft.messages[0]["content"]  # the spec the answer needs is in the prompt
+
+
+def test_an_answer_in_the_served_language_reaches_staff_as_written(multilingual_settings) -> None:
+    """The guard checks figures, not words: a correct Korean answer is not cut or replaced."""
+    korean = "삼성 갤럭시 S24에는 8GB 램과 128GB 저장 공간이 있습니다."
+    gateway = ScriptedGateway(korean)
+    answer = build_strategy("rag-hybrid", gateway, multilingual_settings).answer(
+        "갤럭시 S24에는 램이 얼마나 들어있나요?")
+    assert answer.text == korean and answer.path == "model"
+    assert gateway.sent[0][0]["content"].endswith(answer_in("ko"))
+    assert "answered_in:ko" in answer.flags
+
+
+def test_english_questions_are_not_told_to_change_language(multilingual_settings) -> None:
+    draft = build_strategy("rag-hybrid", Gateway(multilingual_settings), multilingual_settings
+                           ).draft("How much RAM does the Galaxy S24 have?")
+    assert not any(f.startswith("answered_in:") for f in draft.flags)
+    assert "Write the whole answer in" not in draft.messages[0]["content"]
 
 
 def test_english_questions_still_reach_the_model(store_settings) -> None:
@@ -89,8 +114,19 @@ def test_english_questions_still_reach_the_model(store_settings) -> None:
 
 
 def test_the_languages_setting_is_checked() -> None:
-    assert load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": "en, KO"}).languages \
+    assert load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": "en, KO",
+                              "STORE_ASSISTANT_EMBEDDINGS": "multilingual-e5-small"}).languages \
         == ("en", "ko")
     for bad in ("english", "", "en;ko"):
         with pytest.raises(ConfigError, match="two-letter language codes"):
             load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": bad})
+
+
+def test_a_language_other_than_english_needs_multilingual_embeddings() -> None:
+    with pytest.raises(ConfigError, match="needs multilingual embeddings.*multilingual-e5-small"):
+        load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": "en,ko"})
+    served = load_settings(env={**TEST_ENV, "STORE_ASSISTANT_LANGUAGES": "en,ko",
+                                "STORE_ASSISTANT_EMBEDDINGS": "multilingual-e5-small"})
+    assert served.languages == ("en", "ko") and served.embeddings == "multilingual-e5-small"
+    with pytest.raises(ConfigError, match="minilm, multilingual-e5-small"):
+        load_settings(env={**TEST_ENV, "STORE_ASSISTANT_EMBEDDINGS": "e5"})

@@ -329,3 +329,36 @@ def test_a_short_subsection_is_read_under_its_parent(nested_store: Settings) -> 
     assert [s.read for s in documents] == sorted((s.read for s in documents), reverse=True)
     assert all(s.text in prompt for s in documents if s.read)
     assert not any(s.text in prompt for s in documents if not s.read)
+
+
+# --- the embedding model (issue 17: multilingual-e5-small as a choice) -----------------------
+
+def test_switching_embeddings_is_a_clear_error_until_ingest_rebuilds(user_folder: Path,
+                                                                    tmp_path: Path) -> None:
+    """Vectors of two models cannot be compared: an index built with MiniLM is never searched
+    with e5 queries. Ingest with the new setting rebuilds it whole."""
+    minilm = user_settings(tmp_path)
+    ingest(minilm, [(user_folder, "manual")], progress=False)
+    e5 = minilm.replace(embeddings="multilingual-e5-small")
+    close_knowledge_bases()
+    with pytest.raises(RetrievalError, match="built with minilm embeddings.*store-assistant ingest"):
+        KnowledgeBase(e5)
+    report = ingest(e5, [(user_folder, "manual")], progress=False)
+    assert (report.added, report.unchanged) == (2, 0)  # every document re-embedded
+    assert json.loads(manifest_path(e5).read_text())["embeddings"] == "multilingual-e5-small"
+    hits = knowledge_base(e5).search("토스터의 소비 전력은 몇 와트인가요?", mode="dense", k=1)
+    assert hits[0].chunk.id == "manual:acme-toaster#specifications"
+    close_knowledge_bases()
+    with pytest.raises(RetrievalError, match="built with multilingual-e5-small"):
+        KnowledgeBase(minilm)
+
+
+@pytest.mark.parametrize("name", ["minilm", "multilingual-e5-small"])
+def test_packaged_embedding_weights_are_checked_before_loading(name: str, monkeypatch) -> None:
+    from store_assistant.store import knowledge
+
+    embedder = type(knowledge.EMBEDDERS[name])()  # a fresh one: nothing loaded yet
+    monkeypatch.setattr(embedder, "WEIGHTS_SHA256", "0" * 64)
+    with pytest.raises(RetrievalError, match="is not the pinned file.*make install"):
+        embedder.embed(["a sentence"])
+    assert embedder._model is None
