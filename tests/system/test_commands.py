@@ -144,3 +144,28 @@ def test_bench_prefix_cache_runs(tmp_path: Path, scratch_env: dict) -> None:
     row = report["models"]["smollm2-135m"]["rows"][0]
     assert 0 < row["shared_prefix_tokens"] < row["prompt_tokens"]
     assert row["ttft_reused_ms"] > 0 and row["ttft_cold_ms"] > 0
+
+
+def test_multilingual_answer_reports_come_from_the_committed_answers_and_labels(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/results/multilingual-answers-*.md is what the committed answers and hand labels
+    give, every model answer has a label, and a label never follows an answer that changed."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import multilingual_answers as bench
+
+    labels = bench.read_labels()
+    files = sorted((ROOT / "bench" / "results").glob("multilingual-answers-*.json"))
+    assert files
+    for path in files:
+        results = json.loads(path.read_text("utf-8"))
+        rendered, text = bench.render(json.loads(path.read_text("utf-8")), labels)
+        assert path.with_suffix(".md").read_text("utf-8") == text, (
+            f"{path.name}: run bench/multilingual_answers.py --report-only --model "
+            f"{results['model']}")
+        assert results["commit"] and len(results["rows"]) >= 48
+        unlabelled = [r["answer"] for r in rendered["rows"] if r["correct"] is None]
+        assert unlabelled == [], f"{path.name}: label these in eval/languages/labels.yaml"
+        changed = dict(rendered["rows"][0], answer=rendered["rows"][0]["answer"] + " (edited)")
+        changed["answer_sha"] = bench.sha(changed["answer"])
+        relabelled, _ = bench.render({**results, "rows": [changed]}, labels)
+        assert relabelled["rows"][0]["correct"] is None
