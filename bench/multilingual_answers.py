@@ -213,6 +213,16 @@ def render(results: dict, labels: dict[str, dict]) -> tuple[dict, str]:
                 f"{sum(r['figures_stated'] for r in rows)}/{asked} | "
                 f"{sum(r['in_language'] for r in rows)}/{len(rows)} | {errors} | "
                 f"{seconds[len(seconds) // 2] if seconds else '-'} |")
+    lines += ["", "Correct (hand) by the language asked in:", ""]
+    for arm in dict.fromkeys(r["arm"] for r in results["rows"]):
+        counts: dict[str, list[int]] = {}
+        for r in results["rows"]:
+            if r["arm"] == arm and r["correct"] is not None:
+                count = counts.setdefault(r["lang"], [0, 0])
+                count[0] += r["correct"]
+                count[1] += 1
+        lines.append(f"- {arm}: " + ", ".join(f"{lang} {right}/{n}"
+                                                for lang, (right, n) in counts.items()))
     lines += ["", "## Every answer", ""]
     for r in results["rows"]:
         verdict = {True: "correct", False: "wrong", None: "unlabelled"}[r["correct"]]
