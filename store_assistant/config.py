@@ -96,7 +96,7 @@ class Settings:
     # The languages the set-up answers in, as two-letter codes ("en,ko"). A question in another
     # language gets one sentence saying so (in its language) instead of an answer. A language
     # other than English needs multilingual embeddings (below) and a model that writes it; what
-    # each pair answered is in bench/results/multilingual-answers.md (docs/models.md, "Languages").
+    # each model answered is in bench/results/multilingual-answers-*.md (docs/models.md, "Languages").
     languages: tuple[str, ...] = ("en",)
     # The index's embedding model, one of EMBEDDINGS: minilm (English; the scorecards were measured
     # with it) or multilingual-e5-small (finds the English chunk for a question in 100 languages).

@@ -257,7 +257,8 @@ class RagStrategy(Strategy):
         inventory = "From the inventory: " + " ".join(fact_line(p, today) for p in products)
         if len(products) > 1:  # "compare 6505727 and 6554800": the two products side by side
             return inventory
-        quoted = quote(question, [h.chunk for h in hits], embedder(self.settings).embed) if hits else None
+        quoted = (quote(question, [h.chunk for h in hits], embedder(self.settings).embed)
+                  if hits else None)
         if quoted is None:
             unsure = "I'm not sure, and I could not find it in the store's manuals or policies."
             return (f"{unsure}\n\n{inventory}" if products else

@@ -93,7 +93,7 @@ def _ingest(args: argparse.Namespace) -> int:
             _remove(path)
         raise
     print(f"inventory: {report}", file=sys.stderr)
-    print(f"knowledge: {result}", file=sys.stderr)
+    print(f"knowledge: {result} ({settings.embeddings} embeddings)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """The store's knowledge index: the chunks of the manuals and policies (`documents.py`), searchable.
 
-`ingest()` embeds every chunk, and every sentence of it, with the packaged MiniLM model and stores
-them in Qdrant (two collections; local mode on disk by default, a server when `qdrant_url` is set)
+`ingest()` embeds every chunk, and every sentence of it, with a packaged embedding model (MiniLM,
+or multilingual-e5-small: the `embeddings` setting; the manifest records which) and stores them in
+Qdrant (two collections; local mode on disk by default, a server when `qdrant_url` is set)
 through llama-index, the only module here that imports either. It is incremental: a manifest of
 content hashes in the data directory says which files changed, so unchanged files are skipped and
 removed files are removed. `KnowledgeBase.search()` offers dense, BM25 and hybrid retrieval
@@ -30,6 +31,7 @@ from typing import Iterable, Iterator
 
 
 from store_assistant.files import write_atomic
+from store_assistant.inference.catalog import sha256_file
 from store_assistant.store.documents import SUFFIXES, Chunk, read_folder
 from store_assistant.config import Settings
 from store_assistant.errors import DataError, RetrievalError
@@ -59,15 +61,10 @@ class Hit:
 
 def _verified(path: Path, sha256: str, package: str) -> Path:
     """`path` if its bytes are the pinned ones: a package's weights are untrusted until checked."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
+    found = sha256_file(path)
+    if found != sha256:
         raise RetrievalError(f"{path} (from the {package} package) is not the pinned file: its "
-                             f"SHA-256 is {digest.hexdigest()}, expected {sha256}. Reinstall with "
+                             f"SHA-256 is {found}, expected {sha256}. Reinstall with "
                              f"`make install`.")
     return path
 
