@@ -165,6 +165,15 @@ def test_multilingual_answer_reports_come_from_the_committed_answers_and_labels(
         assert results["commit"] and len(results["rows"]) >= 48
         unlabelled = [r["answer"] for r in rendered["rows"] if r["correct"] is None]
         assert unlabelled == [], f"{path.name}: label these in eval/languages/labels.yaml"
+        # docs/models.md's table row for this model says what the labels say.
+        model = results["model"].rsplit("/", 1)[-1]
+        mine = [r for r in rendered["rows"] if r["arm"] == "rag-hybrid"]
+        counts = [sum(r["correct"] for r in mine if keep(r)) for keep in (
+            lambda r: r["lang"] != "en", lambda r: r["lang"] == "ko", lambda r: r["lang"] == "en")]
+        row = f"| rag-hybrid, {model}"
+        line = next(line for line in (ROOT / "docs" / "models.md").read_text("utf-8").splitlines()
+                    if line.startswith(row))
+        assert line.split("|")[2:5] == [f" {n} " for n in counts], (line, counts)
         changed = dict(rendered["rows"][0], answer=rendered["rows"][0]["answer"] + " (edited)")
         changed["answer_sha"] = bench.sha(changed["answer"])
         relabelled, _ = bench.render({**results, "rows": [changed]}, labels)
