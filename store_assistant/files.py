@@ -12,6 +12,7 @@ renamed into place the same way.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -128,3 +129,12 @@ def from_spreadsheet_cell(text: str) -> str:
     if text[:1] == "'" and len(text) > 1 and (text[1] in _FORMULA_START or text[1] == "'"):
         return text[1:]
     return text
+
+
+def sha256_file(path: Path | str) -> str:
+    """The file's SHA-256, read in 1 MB blocks (model weights are hundreds of megabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

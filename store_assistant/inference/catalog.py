@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from store_assistant.errors import ConfigError, ModelError, did_you_mean
+from store_assistant.files import sha256_file
 
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
 DEFAULT_CACHE = Path("~/.cache/store-assistant/models").expanduser()
@@ -103,14 +104,6 @@ def catalog_model(name: str) -> CatalogModel:
 
 
 # --- verifying ------------------------------------------------------------------------------
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> the hash it matched
 

@@ -30,8 +30,7 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 
-from store_assistant.files import write_atomic
-from store_assistant.inference.catalog import sha256_file
+from store_assistant.files import sha256_file, write_atomic
 from store_assistant.store.documents import SUFFIXES, Chunk, read_folder
 from store_assistant.config import Settings
 from store_assistant.errors import DataError, RetrievalError
