@@ -8,8 +8,9 @@ Detection is by rule, tuned to never refuse an English question (every golden, a
 benchmark question reads as English: tests/answering/test_languages.py):
 - a question whose letters are mostly of one non-Latin script is in that script's language
   (Hangul -> ko, kana -> ja, Han without kana -> zh, Cyrillic -> ru, ...);
+- a question with "¿" or "¡" is Spanish;
 - a Latin-script question is English unless it holds at least two function words of one other
-  language and more of them than English ones ("¿Cuánto cuesta el ...?" -> es). Product names
+  language and more of them than English ones ("Combien coûte le ...?" -> fr). Product names
   carry no function words, so they do not tip it.
 
     >>> language_of("노트북 800달러 이하 추천해 주세요")
@@ -35,7 +36,8 @@ _FUNCTION_WORDS = {
            "be", "will", "would", "should", "get", "from", "about", "than", "better", "where"},
     "es": {"el", "los", "las", "qué", "cuánto", "cuánta", "cuántos", "cuesta", "dónde", "tiene",
            "tienen", "tenemos", "para", "por", "con", "una", "del", "hay", "puedo", "cuál",
-           "está", "están", "es", "y", "se", "su", "funciona", "mejor", "menos", "precio"},
+           "está", "están", "es", "y", "se", "su", "funciona", "mejor", "menos", "precio",
+           "puede", "sin", "un", "devolver", "recibo", "producto", "tienda"},
     "fr": {"le", "les", "est", "sont", "quel", "quelle", "combien", "coûte", "où", "avez",
            "vous", "pour", "avec", "une", "des", "du", "et", "ce", "il", "peut", "moins",
            "prix", "magasin", "retourner", "fonctionne", "meilleur"},
@@ -43,9 +45,11 @@ _FUNCTION_WORDS = {
            "mit", "ein", "eine", "und", "gibt", "welche", "wo", "nicht", "kann", "ich", "im",
            "auf", "lager", "unter", "funktioniert", "zurückgeben"},
     "pt": {"os", "quanto", "custa", "onde", "tem", "vocês", "com", "uma", "um", "da", "não",
-           "é", "posso", "qual", "funciona", "menos", "preço", "loja", "estoque"},
+           "é", "posso", "qual", "funciona", "menos", "preço", "loja", "estoque", "sem",
+           "devolver", "recibo", "produto"},
     "it": {"il", "gli", "è", "quanto", "costa", "dove", "avete", "per", "della", "non", "posso",
-           "qual", "funziona", "meno", "prezzo", "negozio"},
+           "qual", "funziona", "meno", "prezzo", "negozio", "senza", "scontrino",
+           "restituire"},
 }
 # Said instead of an answer. English closes every sentence, for a colleague who reads English.
 _CANNOT = {
@@ -89,6 +93,8 @@ def language_of(text: str) -> str:
         if "ja" in scripts:  # Japanese mixes kana with Han characters
             return "ja"
         return max(scripts, key=scripts.get)
+    if "¿" in text or "¡" in text:  # only Spanish opens a question or exclamation this way
+        return "es"
     words = [w.lower() for w in _WORD.findall(text)]
     counts = {lang: sum(w in vocabulary for w in words)
               for lang, vocabulary in _FUNCTION_WORDS.items()}

@@ -59,6 +59,18 @@ def test_each_question_is_read_as_its_language(case: dict) -> None:
     assert language_of(case["question"]) == case["lang"]
 
 
+# Short questions staff typed into the app that an earlier rule read as English (the Spanish
+# one reached the model and came back as an English policy quote).
+SHORT = [("¿Se puede devolver un producto sin recibo?", "es"),
+         ("Posso devolver um produto sem recibo?", "pt"),
+         ("Posso restituire un prodotto senza scontrino?", "it")]
+
+
+@pytest.mark.parametrize(("question", "lang"), SHORT)
+def test_a_short_question_is_read_as_its_language(question: str, lang: str) -> None:
+    assert language_of(question) == lang
+
+
 @pytest.mark.parametrize("strategy", ["pe-zero-shot", "rag-hybrid"])
 def test_a_korean_question_gets_one_clear_sentence_in_korean_and_no_model_call(
         store_settings, strategy: str, monkeypatch) -> None:
