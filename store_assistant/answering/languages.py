@@ -10,8 +10,9 @@ benchmark question reads as English: tests/answering/test_languages.py):
   (Hangul -> ko, kana -> ja, Han without kana -> zh, Cyrillic -> ru, ...);
 - a question with "¿" or "¡" is Spanish;
 - a Latin-script question is English unless it holds at least two function words of one other
-  language and more of them than English ones ("Combien coûte le ...?" -> fr). Product names
-  carry no function words, so they do not tip it.
+  language and more of them than English ones ("Combien coûte le ...?" -> fr); a word typed
+  without its accents counts ("cuanto" for "cuánto"). Product names carry no function words,
+  so they do not tip it.
 
     >>> language_of("노트북 800달러 이하 추천해 주세요")
     'ko'
@@ -47,8 +48,8 @@ _FUNCTION_WORDS = {
     "pt": {"os", "quanto", "custa", "onde", "tem", "vocês", "com", "uma", "um", "da", "não",
            "é", "posso", "qual", "funciona", "menos", "preço", "loja", "estoque", "sem",
            "devolver", "recibo", "produto"},
-    "it": {"il", "gli", "è", "quanto", "costa", "dove", "avete", "per", "della", "non", "posso",
-           "qual", "funziona", "meno", "prezzo", "negozio", "senza", "scontrino",
+    "it": {"il", "gli", "è", "quanto", "costa", "dove", "avete", "per", "del", "della", "non",
+           "posso", "qual", "funziona", "meno", "prezzo", "negozio", "senza", "scontrino",
            "restituire"},
 }
 # Said instead of an answer. English closes every sentence, for a colleague who reads English.
@@ -75,6 +76,15 @@ NAMES = {"ko": "Korean", "ja": "Japanese", "zh": "Chinese", "es": "Spanish", "fr
          "de": "German", "pt": "Portuguese", "it": "Italian", "ru": "Russian", "ar": "Arabic",
          "he": "Hebrew", "th": "Thai", "hi": "Hindi", "el": "Greek"}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def _plain(word: str) -> str:
+    """Lower case without accents: staff often type "cuanto" for "cuánto"."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_VOCABULARY = {lang: {_plain(w) for w in words} for lang, words in _FUNCTION_WORDS.items()}
 _NON_LATIN_SHARE = 0.3
 
 
@@ -96,8 +106,11 @@ def language_of(text: str) -> str:
     if "¿" in text or "¡" in text:  # only Spanish opens a question or exclamation this way
         return "es"
     words = [w.lower() for w in _WORD.findall(text)]
-    counts = {lang: sum(w in vocabulary for w in words)
-              for lang, vocabulary in _FUNCTION_WORDS.items()}
+    # A word typed with its accents must match as written ("è" is Italian, "é" Portuguese);
+    # one typed without may match any accented form.
+    counts = {lang: sum(w in _FUNCTION_WORDS[lang] if w != _plain(w) else w in plain
+                        for w in words)
+              for lang, plain in _VOCABULARY.items()}
     english = counts.pop(ENGLISH)
     best = max(counts, key=counts.get)
     if counts[best] >= 2 and counts[best] > english:

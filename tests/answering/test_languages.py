@@ -3,6 +3,7 @@ in it, never with noise from a model measured on English only; and no English qu
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -57,13 +58,18 @@ def test_the_other_language_questions_cover_korean_and_at_least_20() -> None:
 @pytest.mark.parametrize("case", OTHER, ids=[f"{c['lang']}-{c['translates']}" for c in OTHER])
 def test_each_question_is_read_as_its_language(case: dict) -> None:
     assert language_of(case["question"]) == case["lang"]
+    typed_plain = "".join(c for c in unicodedata.normalize("NFKD", case["question"])
+                          if not unicodedata.combining(c))
+    assert language_of(typed_plain) == case["lang"]
 
 
 # Short questions staff typed into the app that an earlier rule read as English (the Spanish
 # one reached the model and came back as an English policy quote).
 SHORT = [("¿Se puede devolver un producto sin recibo?", "es"),
          ("Posso devolver um produto sem recibo?", "pt"),
-         ("Posso restituire un prodotto senza scontrino?", "it")]
+         ("Posso restituire un prodotto senza scontrino?", "it"),
+         ("Cuanto cuesta la Samsung TV?", "es"),  # typed without accents
+         ("Quanto custa o iPad?", "pt")]
 
 
 @pytest.mark.parametrize(("question", "lang"), SHORT)
