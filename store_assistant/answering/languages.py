@@ -71,10 +71,23 @@ _CANNOT = {
           "вопрос по-английски.",
 }
 _ENGLISH_SENTENCE = "I can only answer questions in English here; please ask in English."
+# For a set-up that serves other languages too: "cannot answer in <this language>"; the English
+# sentence after it names the languages it can.
+_NOT_IN = {
+    "ko": "죄송합니다. 이 도우미는 한국어 질문에 답할 수 없습니다.",
+    "ja": "申し訳ありません。このアシスタントは日本語の質問にはお答えできません。",
+    "zh": "抱歉，此助手无法回答中文问题。",
+    "es": "Lo siento: este asistente no puede responder preguntas en español.",
+    "fr": "Désolé : cet assistant ne peut pas répondre aux questions en français.",
+    "de": "Entschuldigung: Dieser Assistent kann keine Fragen auf Deutsch beantworten.",
+    "pt": "Desculpe: este assistente não responde a perguntas em português.",
+    "it": "Mi dispiace: questo assistente non risponde a domande in italiano.",
+    "ru": "Извините, этот помощник не отвечает на вопросы на русском языке.",
+}
 # For the instruction to answer in the question's language, when the set-up serves it.
-NAMES = {"ko": "Korean", "ja": "Japanese", "zh": "Chinese", "es": "Spanish", "fr": "French",
-         "de": "German", "pt": "Portuguese", "it": "Italian", "ru": "Russian", "ar": "Arabic",
-         "he": "Hebrew", "th": "Thai", "hi": "Hindi", "el": "Greek"}
+NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese", "es": "Spanish",
+         "fr": "French", "de": "German", "pt": "Portuguese", "it": "Italian", "ru": "Russian",
+         "ar": "Arabic", "he": "Hebrew", "th": "Thai", "hi": "Hindi", "el": "Greek"}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
@@ -122,9 +135,11 @@ def cannot_answer(language: str, served: list[str] | tuple[str, ...] = (ENGLISH,
     """One sentence saying this set-up cannot answer in `language`, in it where we have it,
     followed by the English one."""
     if tuple(served) != (ENGLISH,):
-        english = (f"I can only answer questions in {', '.join(served)} here; please ask in one "
-                   f"of those.")
-        return english
+        names = [NAMES.get(code, code) for code in served]
+        listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+        english = f"I can only answer questions in {listed} here; please ask in one of those."
+        own = _NOT_IN.get(language)
+        return f"{own} ({english})" if own else english
     own = _CANNOT.get(language)
     return f"{own} ({_ENGLISH_SENTENCE})" if own else _ENGLISH_SENTENCE
 

@@ -93,6 +93,35 @@ def test_a_korean_question_gets_one_clear_sentence_in_korean_and_no_model_call(
     assert "".join(stream) == cannot_answer("ko") and called == []
 
 
+# The question's language as written in it: a set-up serving several languages says it cannot
+# answer in this one (not "only in English", which would be false), then names the ones it can.
+OWN_NAME = {"ko": "한국어", "ja": "日本語", "zh": "中文", "es": "español", "fr": "français",
+            "de": "Deutsch", "pt": "português", "it": "italiano", "ru": "русском"}
+
+
+@pytest.mark.parametrize("lang", sorted(OWN_NAME))
+def test_a_set_up_serving_several_languages_names_them_after_a_sentence_in_the_question_language(
+        lang: str) -> None:
+    text = cannot_answer(lang, ("en", "ko", "es"))
+    own, english = text.split(" (", 1)
+    assert OWN_NAME[lang] in own and "English" not in own
+    assert english == "I can only answer questions in English, Korean or Spanish here; please ask " \
+                      "in one of those.)"
+    assert cannot_answer(lang) != text  # the English-only set-up asks for English instead
+
+
+def test_a_question_in_a_language_the_set_up_does_not_serve_gets_that_sentence(
+        multilingual_settings, monkeypatch) -> None:
+    gateway = Gateway(multilingual_settings)
+    called = []
+    monkeypatch.setattr(gateway, "complete", lambda *a, **k: called.append(a))
+    answer = build_strategy("rag-hybrid", gateway, multilingual_settings).answer(
+        "Quanto custa o iPad?")
+    assert answer.text.startswith("Desculpe") and "português" in answer.text
+    assert "English or Korean" in answer.text
+    assert "language:pt" in answer.flags and called == []
+
+
 def test_a_set_up_that_serves_the_language_asks_the_model_to_answer_in_it(
         multilingual_settings) -> None:
     """Retrieval with e5 finds the English section for the Korean question, and the model is told
