@@ -14,7 +14,7 @@ LLAMA_SDIST_SHA256 := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db276
 WHEELS := $(HOME)/.cache/store-assistant/wheels-portable
 LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-py3-none-linux_x86_64.whl
 
-.PHONY: install run test bench data eval model lock clean
+.PHONY: install run test fuzz bench data eval model lock clean
 
 install: $(STAMP)
 
@@ -62,6 +62,11 @@ run: install data model
 
 test: install model
 	$(BIN)/pytest tests eval --durations=15
+
+# The fuzz tests with fresh randomness and 20x the examples (`make test` runs them derandomized,
+# so it gives the same result on every run). A crash found here: keep it as an @example.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/system/test_fuzz.py
 
 bench: install data
 	$(BIN)/python bench/pe_overhead.py

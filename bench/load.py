@@ -73,7 +73,7 @@ def scratch_data(source: Path) -> Path:
         sys.exit(f"No store data in {source}. Run `make data` first.")
     scratch = Path(tempfile.mkdtemp(prefix="store-assistant-load-"))
     shutil.copytree(source, scratch / "data", ignore=shutil.ignore_patterns(
-        "answer-log", "users.json", ".lock", "*.tmp"))
+        "answer-log", "users.json", "accounts.db", ".lock", "*.tmp"))
     return scratch / "data"
 
 

@@ -194,7 +194,7 @@ def _convert(name: str, value: Any) -> Any:
             raise ConfigError(f"Setting {name}={value!r} is out of range; use {low}..{high}.")
         return number
     if name in _PATHS:
-        return Path(str(value)).expanduser() if str(value).strip() else None
+        return path_setting(str(value), name) if str(value).strip() else None
     if name == "languages":
         items = value if isinstance(value, (list, tuple)) else str(value).split(",")
         codes = tuple(str(item).strip().lower() for item in items if str(item).strip())
@@ -209,6 +209,19 @@ def _convert(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"Setting {name} must be text, got {value!r}.")
     return value.strip() or None
+
+
+def path_setting(value: str, name: str, where: str = "the settings") -> Path:
+    """A path as written in a setting, '~' expanded: '~/models' -> /root/models. A '~user' with
+    no such user on this machine ('~0', '~maria' on a server without her) is a ConfigError, not a
+    crash deep inside pathlib."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        user = value[1:].split("/", 1)[0]
+        raise ConfigError(f"Setting {name} = {value!r} in {where} names the home folder of "
+                          f"{user!r}, and there is no such user here. Write the full path, or "
+                          f"'~/' for your own home folder.") from None
 
 
 def _number(name: str, value: Any, kind: type) -> Any:

@@ -1,4 +1,4 @@
-"""`store-assistant users add|remove|list` and `store-assistant feedback export` (docs/operations.md)."""
+"""`store-assistant users add|remove|list|unlock` and `store-assistant feedback export` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ def register(commands: Any) -> None:
     remove.set_defaults(handler=_users)
     accounts_list = user_actions.add_parser("list", help="accounts and roles")
     accounts_list.set_defaults(handler=_users)
-    for action in (add, remove, accounts_list):
+    unlock = user_actions.add_parser(
+        "unlock", help="clear an account's failed sign-ins (it is locked after 5 in 15 minutes)")
+    unlock.add_argument("name")
+    unlock.set_defaults(handler=_users)
+    for action in (add, remove, accounts_list, unlock):
         action.add_argument("--data-dir", default=None, help="store data directory (default ./data)")
 
     feedback = commands.add_parser("feedback", help="staff corrections from the answer log")
@@ -50,6 +54,10 @@ def _users(args: argparse.Namespace) -> int:
         for name, user in sorted(users.items()):
             print(f"{name}  {user['role']}  created {user.get('created', '?')}")
         return EXIT_OK
+    if args.action == "unlock":
+        cleared = accounts.unlock(settings, args.name)
+        print(f"unlocked {args.name} ({cleared} failed sign-in(s) cleared)")
+        return EXIT_OK
     if args.action == "remove":
         accounts.remove_user(settings, args.name)
         print(f"removed {args.name}")
@@ -62,7 +70,7 @@ def _users(args: argparse.Namespace) -> int:
         if getpass.getpass("Again: ") != password:
             raise DataError("The two passwords differ; nothing was changed.")
     accounts.add_user(settings, args.name, args.role, password)
-    print(f"added {args.name} ({args.role}) to {accounts.users_path(settings)}")
+    print(f"added {args.name} ({args.role}) to {accounts.accounts_path(settings)}")
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from store_assistant.config import PROJECT_DIR
+from store_assistant.config import PROJECT_DIR, path_setting
 from store_assistant.errors import ConfigError, DataError, did_you_mean
 
 GENERATED_DIR = PROJECT_DIR / "finetune_data" / "generated"
@@ -128,7 +128,7 @@ def _convert(key: str, value: Any, default: Any, where: str) -> Any:
     if isinstance(default, Path):
         if not isinstance(value, str) or not value.strip():
             raise bad
-        return Path(value).expanduser()
+        return path_setting(value, key, where)
     if key == "precision":
         if value not in ("auto", "bf16", "fp32"):
             raise bad

@@ -154,26 +154,26 @@ class Gateway:
         return TextStream(self, iter(chunks), started, messages, params)
 
     async def acomplete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
-        started = time.perf_counter()
+        started, trial = time.perf_counter(), False
         try:
-            self._check_circuit()
+            trial = self._check_circuit()
             response = await self._awith_retries(
                 lambda: litellm.acompletion(**self._kwargs(messages, params)))
         except ModelError as exc:
-            self._failed(exc)
+            self._failed(exc, trial)
             completion = await self._fall_back(exc).acomplete(messages, **params)
             return self._mark(completion, exc)
         self._succeeded()
         return self._measured(response, started)
 
     async def astream(self, messages: list[dict[str, str]], **params: Any) -> "AsyncTextStream":
-        started = time.perf_counter()
+        started, trial = time.perf_counter(), False
         try:
-            self._check_circuit()
+            trial = self._check_circuit()
             kwargs = self._kwargs(messages, params, stream=True)
             chunks = await self._awith_retries(lambda: litellm.acompletion(**kwargs))
         except ModelError as exc:
-            self._failed(exc)
+            self._failed(exc, trial)
             stream = await self._fall_back(exc).astream(messages, **params)
             stream.fallback = (self.model, str(exc))
             return stream
@@ -184,20 +184,21 @@ class Gateway:
 
     def _guarded(self, call: Any) -> Any:
         """Run `call` unless the circuit is open; count its failures."""
-        self._check_circuit()
+        trial = self._check_circuit()
         try:
             result = call()
         except ModelError as exc:
-            self._failed(exc)
+            self._failed(exc, trial)
             raise
         self._succeeded()
         return result
 
-    def _check_circuit(self) -> None:
-        self.circuit.check(self.model, self.settings.breaker_cooldown_s)
+    def _check_circuit(self) -> bool:
+        """True when this call is the half-open circuit's one trial."""
+        return self.circuit.check(self.model, self.settings.breaker_cooldown_s)
 
-    def _failed(self, exc: Exception) -> None:
-        self.circuit.failed(exc, self.settings.breaker_failures)
+    def _failed(self, exc: Exception, trial: bool = False) -> None:
+        self.circuit.failed(exc, self.settings.breaker_failures, trial)
 
     def _succeeded(self) -> None:
         self.circuit.succeeded()

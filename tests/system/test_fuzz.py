@@ -1,11 +1,18 @@
 """Fuzzing every input parser with hypothesis: questions, history, inventory CSV, taxonomy YAML,
 golden case files, settings, training configs, the model registry and accounts. Whatever the input,
 the parser returns or raises one of our errors (which the CLI and app show as a message); any other
-exception is a crash. A rejected CSV must also leave the inventory unchanged."""
+exception is a crash. A rejected CSV must also leave the inventory unchanged.
+
+`make test` runs the "make-test" profile: derandomized (the same examples on every machine and
+every run) with no example database, so its result never depends on what ran before. Every crash
+the fuzzer has found is kept below as an `@example`. `make fuzz` runs the "fuzz" profile: fresh
+randomness and 20x the examples, remembering failures in .hypothesis/ until they are fixed.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import string
 from pathlib import Path
 
@@ -16,9 +23,15 @@ from store_assistant.config import PROJECT_DIR, load_settings
 from store_assistant.errors import StoreAssistantError
 from tests.conftest import TEST_ENV
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile("make-test", max_examples=150, derandomize=True, database=None,
+                          deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("fuzz", max_examples=3000, deadline=None, suppress_health_check=_QUIET,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "make-test"))
+FUZZ = settings()
+# Accounts hash with scrypt (~0.4 s each): a quarter of the examples.
+FEW = settings(max_examples=max(10, settings().max_examples // 4))
 INVENTORY_CSV = (PROJECT_DIR / "manuals" / "inventory.csv").read_text(encoding="utf-8")
 CSV_LINES = INVENTORY_CSV.splitlines()
 GOOD_QNA = next((PROJECT_DIR / "finetune_data" / "taxonomy").rglob("qna.yaml")).read_text()
@@ -103,6 +116,8 @@ def test_golden_case_files(tmp_path_factory, text) -> None:
 
 
 @FUZZ
+@example(values={"DATA_DIR": "~0"})  # found by hypothesis: '~user' of no user crashed pathlib
+@example(values={"MODELS_DIR": "~nobody-here/models"})
 @given(st.dictionaries(st.sampled_from(["LLM", "THREADS", "N_CTX", "TEMPERATURE", "DATA_DIR",
                                         "QDRANT_URL", "STAFF_LOGIN", "FALLBACK_LLM", "TYPO",
                                         "BREAKER_COOLDOWN_S", "MAX_TOKENS", "MODELS_DIR"]),
@@ -118,6 +133,7 @@ def test_settings_from_the_environment(values) -> None:
     st.one_of(st.integers(-5, 10 ** 6), st.floats(allow_nan=True), st.text(max_size=8),
               st.booleans()), max_size=3).map(
         lambda d: "\n".join(f"{k} = {json.dumps(v)}" for k, v in d.items()))))
+@example(text='train_file = "~0"')  # found by hypothesis on a new machine: a crash, not an error
 def test_training_configs(tmp_path_factory, text) -> None:
     from store_assistant.finetune.train import load_config
 
@@ -141,8 +157,7 @@ def test_model_registry(tmp_path_factory, text) -> None:
     ours_or_nothing(load_registry, load_settings({"models_dir": str(folder)}, env=TEST_ENV))
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@FEW
 @given(st.text(max_size=70), st.sampled_from(["staff", "manager", "admin", ""]),
        st.text(max_size=30))
 def test_accounts(tmp_path_factory, name, role, password) -> None:

@@ -40,7 +40,7 @@ def served(tmp_path_factory, store_settings):
     root = tmp_path_factory.mktemp("served")
     data_dir = root / "data"
     shutil.copytree(store_settings.data_dir, data_dir,  # without accounts other tests made
-                    ignore=shutil.ignore_patterns(".lock", "users.json", "answer-log"))
+                    ignore=shutil.ignore_patterns(".lock", "users.json", "accounts.db", "answer-log"))
     accounts.add_user(load_settings({"data_dir": str(data_dir)}, env=TEST_ENV), "maria", "manager",
                       MANAGER_PASSWORD)
     with socket.socket() as probe:
