@@ -60,7 +60,17 @@ $(DATA_STAMP): $(STAMP) manuals/inventory.csv $(shell find manuals -name '*.md')
 run: install data model
 	$(BIN)/streamlit run app.py  # port 8501, headless, no usage stats: .streamlit/config.toml
 
-test: install model
+# Debian's chromium for the real-browser tests (tests/web/test_browser.py); playwright drives it,
+# so no browser is downloaded from anywhere else.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "The browser tests need Debian's chromium: run \
+	'sudo apt-get install chromium', then make test again." >&2; exit 1; fi
+	@echo "Installing Debian's chromium for the real-browser tests (about 1.5 minutes, once)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: install model $(CHROMIUM)
 	$(BIN)/pytest tests eval --durations=15
 
 # The fuzz tests with fresh randomness and 20x the examples (`make test` runs them derandomized,

@@ -6,13 +6,18 @@ this file only decides which of them this session may see.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from store_assistant.errors import StoreAssistantError
 from store_assistant.web.pages.chat import chat_page, sign_in_page
 from store_assistant.web.ui import account, account_box, cached_settings, is_manager
 
-st.set_page_config(page_title="Store Assistant", page_icon=":material/storefront:")
+# The icon is a file of ours: a ":material/...:" page icon makes the browser fetch it from Google's
+# font servers (tests/web/test_browser.py counts every request to another host).
+st.set_page_config(page_title="Store Assistant",
+                   page_icon=str(Path(__file__).parent / "store_assistant" / "web" / "icon.png"))
 
 # --- navigation ------------------------------------------------------------------------------
 

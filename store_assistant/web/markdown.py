@@ -19,6 +19,9 @@ from markdown_it.tree import SyntaxTreeNode
 _PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>!~|${}&])")
 # A character that starts a block where it begins a line: '# h', '- item', '> quote', '1. item'.
+# A bare address in text: written as code, so it is shown whole and never turned into a link
+# that swallows the characters after it (GitHub-style autolinks, which the page's renderer makes).
+_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
 _LINE_START = re.compile(r"(^|\n)([ \t]*)([#+\-=>]|\d+[.)])")
 
 
@@ -52,7 +55,7 @@ def _block(node: SyntaxTreeNode) -> str:
         return "---"
     if kind == "table":
         return _table(node)
-    return _text(node.content)  # html_block and anything unknown: shown as text
+    return _text_with_addresses(node.content)  # html_block and anything unknown: shown as text
 
 
 def _list(node: SyntaxTreeNode) -> str:
@@ -92,7 +95,7 @@ def _inline_children(node: SyntaxTreeNode) -> list[SyntaxTreeNode]:
 def _span(node: SyntaxTreeNode) -> str:
     kind = node.type
     if kind == "text":
-        return _text(node.content)
+        return _text_with_addresses(node.content)
     if kind == "softbreak":
         return "\n"
     if kind == "hardbreak":
@@ -109,7 +112,7 @@ def _span(node: SyntaxTreeNode) -> str:
         label = _inline(node)
         return _code(address) if _plain(node) in (address, address.removeprefix("mailto:")) \
             else f"{label} ({_code(address)})"
-    return _text(node.content)  # html_inline and anything unknown: shown as text
+    return _text_with_addresses(node.content)  # html_inline, anything unknown: shown as text
 
 
 def _plain(node: SyntaxTreeNode) -> str:
@@ -123,6 +126,16 @@ def _code(text: str) -> str:
     fence = "`" * (_longest_run(text, "`") + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _text_with_addresses(text: str) -> str:
+    """'see https://x.example/a">' -> 'see `https://x.example/a`"\\>'."""
+    parts, last = [], 0
+    for match in _ADDRESS.finditer(text):
+        address = match.group().rstrip(".,;:!?)")  # a sentence's full stop is not the address's
+        parts += [_text(text[last:match.start()]), _code(address)]
+        last = match.start() + len(address)
+    return "".join(parts) + _text(text[last:])
 
 
 def _text(text: str) -> str:
