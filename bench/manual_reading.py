@@ -40,7 +40,11 @@ def main() -> None:
     parser.add_argument("--paraphrases", action="store_true", help="ask every paraphrase too")
     parser.add_argument("--limit", type=int, default=None, help="first N cases only (a trial)")
     parser.add_argument("--model", default=None, help="litellm model string (default: configured)")
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="re-score a results .json with the current metric, asking nothing")
     args = parser.parse_args()
+    if args.rescore:
+        return rescore(args.rescore)
 
     from store_assistant.answering.strategies import build_strategy
     from store_assistant.inference.gateway import Gateway
@@ -76,6 +80,20 @@ def main() -> None:
     name = f"manual-reading-{args.strategy}-{args.split}" + ("-paraphrases" if args.paraphrases else "")
     write_atomic(RESULTS / f"{name}.json", json.dumps(run, indent=1) + "\n")
     write_atomic(RESULTS / f"{name}.md", markdown(run))
+    print(markdown(run))
+
+
+def rescore(path: Path) -> None:
+    """The same answers under the current metric version (the file says which)."""
+    run = json.loads(path.read_text(encoding="utf-8"))
+    cases = {case.id: case for case in load_reading_cases()}
+    for row in run["answers"]:
+        result = score(cases[row["case"]], row["answer"])
+        row.update(correct=result.correct, flipped=result.flipped,
+                   evidence_hit=result.evidence_hit, reason=result.reason)
+    run.update(metric_version=VERSION, summary=summary(run["answers"]))
+    write_atomic(path, json.dumps(run, indent=1) + "\n")
+    write_atomic(path.with_suffix(".md"), markdown(run))
     print(markdown(run))
 
 

@@ -79,6 +79,13 @@ class Draft:
     grounding: guard.Grounding | None = None
     retrieved: list[str] = field(default_factory=list)
     question: str = ""
+    # Extra model arguments (a JSON schema, a token limit) for a draft whose model output is
+    # not shown as it is written: an evidence choice, turned into the reply by `_finish`.
+    params: dict[str, Any] = field(default_factory=dict)
+    evidence: Any = None  # answering.evidence.Evidence: the numbered lines the model chose from
+    # The manual's words, quoted by code (set by `_finish` for an evidence answer): shown after
+    # the guarded verdict, or alone. The guard checks what the model wrote, not the quote.
+    quote: str | None = None
 
 
 class Strategy(ABC):
@@ -132,7 +139,8 @@ class Strategy(ABC):
             draft = self.draft(question, history)
             if draft.reply is not None:
                 return self._deliver(draft, _from_data(draft, self.gateway.model, started), started)
-            return self._deliver(draft, self.gateway.complete(draft.messages), started)
+            return self._deliver(draft, self.gateway.complete(draft.messages, **draft.params),
+                                 started)
 
     def stream(self, question: str,
                history: Sequence[Mapping[str, str]] | None = None) -> "AnswerStream":
@@ -158,7 +166,13 @@ class Strategy(ABC):
         from_data = draft.reply is not None
         text, reasoning, flags = ((draft.reply, None, []) if from_data
                                   else self._finish(completion.text, draft))
-        text, guarded = guard.check(text, draft.grounding, from_data=from_data)
+        if draft.quote is not None and not text:  # the quote alone: nothing the model wrote
+            guarded = ["evidence:quote_only"]
+        else:
+            text, guarded = guard.check(text, draft.grounding, from_data=from_data)
+        if draft.quote is not None:
+            dropped = not text or any(f.startswith("guard_fallback") for f in guarded)
+            text = draft.quote if dropped else f"{text}\n\n{draft.quote}"
         prep_ms = (completion.started - started) * 1000
         answer = Answer(text=text, strategy=self.name, model=completion.model,
                         sources=list(draft.sources),
@@ -169,7 +183,7 @@ class Strategy(ABC):
                         flags=[*draft.flags, *flags, *guarded, *_fallback_flags(completion)],
                         reasoning=reasoning, retrieved=list(draft.retrieved),
                         raw_text=completion.text, checks_figures=self.checks_figures,
-                        path=guard.path_of(guarded, from_data))
+                        path=_path(draft, guarded, from_data))
         if completion.fallback_from:
             log.warning(json.dumps({"event": "fallback", "failed": completion.fallback_from,
                                     "reason": completion.fallback_reason, "model": answer.model}))
@@ -191,7 +205,9 @@ class AnswerStream:
 
     def __init__(self, strategy: Strategy, draft: Draft, started: float) -> None:
         self._strategy, self._draft, self._started = strategy, draft, started
-        self._stream = None if draft.reply is not None else strategy.gateway.stream(draft.messages)
+        # A reply from data, or an evidence choice (JSON, not for staff's eyes), is not streamed.
+        whole = draft.reply is not None or draft.evidence is not None
+        self._stream = None if whole else strategy.gateway.stream(draft.messages)
         self.answer: Answer | None = None
 
     @property
@@ -201,6 +217,12 @@ class AnswerStream:
 
     def __iter__(self) -> Iterator[str]:
         with self._strategy._logged_failure(self._draft.question, self._started):
+            if self._draft.evidence is not None:
+                completion = self._strategy.gateway.complete(self._draft.messages,
+                                                             **self._draft.params)
+                self.answer = self._strategy._deliver(self._draft, completion, self._started)
+                yield self.answer.text
+                return
             if self._stream is None:
                 yield self._draft.reply
                 completion = _from_data(self._draft, self._strategy.gateway.model, self._started)
@@ -217,6 +239,15 @@ def _log_safely(write: Callable[..., str], *args: Any, **kwargs: Any) -> str | N
     except OSError as exc:
         log.error("the answer log could not be written: %s", exc)
         return None
+
+
+def _path(draft: Draft, guarded: list[str], from_data: bool) -> str:
+    """guard.path_of, with 'evidence' for a model's checked verdict over a quoted line and
+    'fallback' for the quote shown alone (the model's verdict was not used)."""
+    if draft.evidence is not None and "evidence:quote_only" in guarded:
+        return "fallback"
+    path = guard.path_of(guarded, from_data)
+    return "evidence" if draft.evidence is not None and path == "model" else path
 
 
 def _fallback_flags(completion: Completion) -> list[str]:

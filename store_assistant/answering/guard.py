@@ -86,7 +86,7 @@ def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:
     return final, [*result.flags, *added]
 
 
-PATHS = ("model", "model+corrected", "model+facts", "fallback", "data")
+PATHS = ("model", "model+corrected", "model+facts", "fallback", "data", "evidence")
 
 
 def path_of(flags: list[str], from_data: bool) -> str:

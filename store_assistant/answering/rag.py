@@ -18,6 +18,7 @@ from store_assistant.config import Settings
 from store_assistant.errors import RetrievalError
 from store_assistant.answering.data_answers import (cited, fact_line, inventory_answer, quote,
                                                     recommend)
+from store_assistant.answering import evidence
 from store_assistant.answering.guard import Grounding, injected
 from store_assistant.answering.linking import link_products
 from store_assistant.answering.questions import (asked_category, asks_inventory, asks_price,
@@ -44,6 +45,9 @@ SHORT_SECTION_WORDS = 40  # a sub-section shorter than this is shown under its p
 SCOPED_DEPTH = 30  # deep enough that a named product's sections are in it after the filter
 _COMPARES = re.compile(r"\b(compare[sd]?|comparison|vs\.?|versus|differen(?:ce|t)|better|worse|"
                        r"alternatives?|similar|instead)\b", re.IGNORECASE)
+# A comparison for the evidence path: 'instead' or 'different' alone ask no comparison.
+_COMPARING = re.compile(r"\b(compare[sd]?|comparison|vs\.?|versus|difference|better|worse|"
+                        r"alternatives?|similar)\b", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _FUNCTION_WORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "does",
                    "you", "what", "what's", "whats", "how", "can", "i", "my", "to", "are", "with",
@@ -165,6 +169,11 @@ class RagStrategy(Strategy):
         facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
         withheld = [h for h in hits if injected(h.chunk.text)]
         flags += [f"excerpt_withheld:{h.chunk.id}" for h in withheld]
+        if self._reads_the_manual(question, follow_up, strong):
+            draft = self._evidence(question, [h for h in ranked if not injected(h.chunk.text)],
+                                   products, today, flags, retrieved)
+            if draft is not None:
+                return draft
         context_hits = self._within_budget([h for h in hits if h not in withheld])
         context = "\n\n".join(f"[{c.title} > {c.heading}]\n{c.text}"
                               for c in self._with_parents([h.chunk for h in context_hits])
@@ -188,6 +197,46 @@ class RagStrategy(Strategy):
                                                limit, category))
         return Draft(messages=messages, sources=sources, flags=flags, grounding=grounding,
                      retrieved=retrieved)
+
+    # --- evidence-first answers ---
+
+    def _reads_the_manual(self, question: str, follow_up: bool, named: list[Product]) -> bool:
+        """A question one manual or policy line answers: not a follow-up (its subject is in the
+        history), not a comparison, not a named product's price, stock or promotion (a policy
+        question about a price match or a refund is a policy question)."""
+        inventory = asks_price(question) or asks_stock(question) or asks_promotion(question)
+        return not (follow_up or _COMPARING.search(question) or (named and inventory))
+
+    def _evidence(self, question: str, ranked: list[Hit], products: list[Product], today: date,
+                  flags: list[str], retrieved: list[str]) -> Draft | None:
+        """The model chooses among numbered lines and writes the verdict; `_finish` checks it and
+        quotes the line (answering/evidence.py)."""
+        names = [" ".join([p.brand or "", p.model or "", *p.aliases, p.name]) for p in products]
+        found = evidence.gather(question, [h.chunk for h in ranked], names,
+                                embedder(self.settings).embed)
+        if found is None:
+            return None
+        chunks = list(dict.fromkeys(c.chunk for c in found.candidates))
+        sources = self._product_sources(products, today) + [
+            Source(id=h.chunk.id, title=h.chunk.title, heading=h.chunk.heading, text=h.chunk.text,
+                   kind=h.chunk.kind, page=h.chunk.page, read=h.chunk in chunks)
+            for h in ranked[:RANKED]]
+        facts = "\n".join(fact_line(p, today) for p in products)
+        grounding = Grounding(
+            text="\n".join([facts, *(c.text for c in chunks)]), products=products, today=today,
+            question=question, stores=self.inventory.stores(), names=self._names,
+            fallback=lambda: evidence.cited(found.candidates[0]))
+        return Draft(messages=evidence.messages(found), sources=sources,
+                     flags=[*flags, "evidence"], grounding=grounding, retrieved=retrieved,
+                     evidence=found, params={"max_tokens": evidence.VERDICT_TOKENS,
+                                             "response_format": {"type": "json_object",
+                                                                 "schema": evidence.SCHEMA}})
+
+    def _finish(self, text: str, draft: Draft) -> tuple[str, str | None, list[str]]:
+        if draft.evidence is None:
+            return super()._finish(text, draft)
+        verdict, draft.quote, flags = evidence.finish(draft.evidence, text)
+        return verdict, None, flags
 
     def _scoped(self, query: str, products: list[Product]) -> list[Hit]:
         """The ranking for a question about `products`: their own manual sections and the policies,

@@ -4,8 +4,8 @@ Three results per answer, each with its reason:
 - correct: every `must_say` entry is in the answer, no `must_not_say` one is, and a yes/no case's
   verdict is the gold's;
 - flipped (yes/no cases only): the answer's verdict is the opposite of the gold's. An answer with
-  no readable verdict (a bare quote that neither affirms nor denies) is not flipped, and not
-  correct either unless its words carry the required facts and its polarity is the gold's;
+  no readable verdict (a bare quote that neither says yes nor denies) is neither flipped nor
+  correct;
 - evidence hit: a gold sentence is in the text shown to staff, as the file has it.
 
 The verdict reader is this module's own (a metric never reuses the code it judges): the first line
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from store_assistant.evaluation.manual_cases import ReadingCase, squeeze
 
-VERSION = 1
+# 2: a statement with neither yes/no nor a negation has no verdict (was: yes);
+# 3: a reply that opens with a label ("From the ... manual (...):") has no verdict (a bare quote).
+VERSION = 3
 _NEGATION = re.compile(r"\b(no|not|n't|cannot|never|without|none|isn't|doesn't|don't|won't|"
                        r"aren't|can't|only)\b|n't\b", re.IGNORECASE)
 _MARKUP = re.compile(r"[*_`\\>#]")
@@ -44,14 +46,16 @@ def verdict(text: str) -> str | None:
     not support HDR10+' -> 'no'; 'HDMI 2 (eARC).' -> 'yes' (a statement affirms)."""
     for line in text.splitlines():
         line = plain(line).lstrip("-–•0123456789.) ")
-        if not line or line.endswith(":"):
-            continue  # a label such as "From the LG C3 manual (Compatibility):"
+        if not line:
+            continue
+        if line.endswith(":"):
+            return None  # a label such as "From the LG C3 manual (Compatibility):": a bare quote
         first = re.split(r"[.!?;]", line, maxsplit=1)[0]
         if re.match(r"(yes|yep|yeah|correct|it does|it can)\b", first):
             return "yes"
         if re.match(r"(no|nope)\b", first):
             return "no"
-        return "no" if _NEGATION.search(first) else "yes"
+        return "no" if _NEGATION.search(first) else None
     return None
 
 

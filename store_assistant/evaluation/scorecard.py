@@ -169,7 +169,7 @@ def scorecard(results: dict, baseline: dict | None = None) -> dict:
             "metrics": {m: info[m] for m in [*HEADLINE, *JUDGED] if m in info}}
 
 
-PATHS = ("model", "model+corrected", "model+facts", "fallback", "data", "error")
+PATHS = ("model", "evidence", "model+corrected", "model+facts", "fallback", "data", "error")
 
 
 def _inference(results: dict, arm: str) -> dict:

@@ -31,7 +31,7 @@ def test_right_answers_and_quotes_score_right() -> None:
     assert right.correct and right.flipped is False and right.evidence_hit
     quote_only = score(HDR, "From the LG C3 manual (Compatibility):\n- Does **not** support "
                             "HDR10+ (Dolby Vision and HDR10 are supported).")
-    assert quote_only.correct and quote_only.evidence_hit
+    assert not quote_only.correct and quote_only.flipped is False and quote_only.evidence_hit
     assert score(WEIGHT, "33.5 kg without the stand (77\").").correct
     assert not score(WEIGHT, "33.5 kg (77\"); the 55\" is 16.6 kg.").correct  # a wrong value too
 
@@ -40,5 +40,6 @@ def test_the_verdict_reader() -> None:
     assert verdict("No, it isn't.") == "no"
     assert verdict("Yes - HDMI 2 (eARC).") == "yes"
     assert verdict("Chromecast is NOT built in (use a streaming stick).") == "no"
-    assert verdict("HDMI 2 (eARC).") == "yes"
+    assert verdict("HDMI 2 (eARC).") is None  # a statement alone is no verdict
     assert verdict("From the manual:\n\n") is None
+    assert verdict("From the manual (Setup):\n\n- Does not pair.") is None  # a bare quote

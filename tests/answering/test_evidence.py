@@ -1,0 +1,106 @@
+"""Evidence-first answers: the quotable units of real manual sections, the checks a verdict must
+pass against its line, and the whole path through rag-hybrid with the model scripted to choose
+(a right choice, a flipped yes, a value from the wrong size, JSON that is not JSON)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from store_assistant.answering import evidence
+from store_assistant.config import PROJECT_DIR
+from store_assistant.store.documents import read_folder
+from tests.fakes import ScriptedGateway
+
+
+def section(doc: str, heading: str):
+    kind, folder = ("policy", "policies") if doc.startswith("policy:") else ("manual", "products")
+    _, chunks = read_folder(PROJECT_DIR / "manuals" / folder, kind)[doc]
+    return next(c for c in chunks if c.heading == heading)
+
+
+def test_units_keep_items_whole_and_rows_with_their_header() -> None:
+    fees = evidence.units(section("policy:returns", "Restocking fees"))
+    row = next(u for u in fees if "Cameras" in u.text)
+    assert row.quote == ("| Product type (opened) | Restocking fee |\n|---|---|\n"
+                         "| Cameras, camera lenses and flashes | 15% of the price paid |")
+    assert row.text == ("Product type (opened): Cameras, camera lenses and flashes; "
+                        "Restocking fee: 15% of the price paid")
+    windows = evidence.units(section("policy:returns", "Return windows"))
+    holiday = next(u for u in windows if "Holiday" in u.text)
+    assert "January 15, the later date applies." in holiday.text  # a wrapped item, joined whole
+
+
+def case(question: str, doc: str, heading: str, needle: str) -> tuple:
+    chunk = section(doc, heading)
+    line = next(u for u in evidence.units(chunk) if needle in u.text)
+    return evidence.Evidence(question, (line,), frozenset({"lg", "c3"})), line
+
+
+@pytest.mark.parametrize("question, doc, heading, needle, verdict, refused", [
+    ("Does the LG C3 support HDR10+?", "manual:lg-c3-oled", "Compatibility", "HDR10+",
+     "Yes, it supports HDR10+.", "polarity"),
+    ("Does the LG C3 support HDR10+?", "manual:lg-c3-oled", "Compatibility", "HDR10+",
+     "No, HDR10+ is not supported.", None),
+    ("How heavy is the 77 inch LG C3 without the stand?", "manual:lg-c3-oled", "Specifications",
+     "Weight", "It weighs 16.6 kg.", "variant"),
+    ("How heavy is the 77 inch LG C3 without the stand?", "manual:lg-c3-oled", "Specifications",
+     "Weight", "33.5 kg without the stand.", None),
+    ("What's the restocking fee on opened phones?", "policy:returns", "Restocking fees",
+     "phones", "$54 flat.", "figure"),
+    ("Which HDMI port should the soundbar go in on the LG C3?", "manual:lg-c3-oled", "Setup",
+     "soundbar", "Yes", "no_answer"),
+    ("Does the LG C3 have Chromecast built in?", "manual:lg-c3-oled", "Troubleshooting",
+     "Magic Remote", "No, hold Home and Back.", "off_topic"),
+    ("A customer opened a Canon lens. Is there a restocking fee?", "policy:returns",
+     "Restocking fees", "Cameras", "Yes: 15% of the price paid.", None),
+])
+def test_a_verdict_is_checked_against_its_line(question, doc, heading, needle, verdict,
+                                               refused) -> None:
+    found, line = case(question, doc, heading, needle)
+    assert evidence.check(found, line, verdict) == refused
+
+
+@pytest.fixture
+def rag_with(store_settings):
+    from store_assistant.answering.strategies import build_strategy
+
+    def make(reply: str):
+        return build_strategy("rag-hybrid", ScriptedGateway(reply), store_settings)
+    return make
+
+
+def test_a_right_verdict_comes_first_then_the_manuals_words(rag_with) -> None:
+    question = "Does the LG C3 have Chromecast built in?"
+    top = rag_with("").draft(question).evidence.candidates[0]
+    assert "Chromecast is NOT built in" in top.text  # the ranking's first line, the LG's own
+    answer = rag_with(json.dumps({"verdict": "No, Chromecast is not built in."})).answer(question)
+    assert answer.text.startswith("No, Chromecast is not built in.\n\nFrom the LG C3")
+    assert "Chromecast is NOT built in (use a streaming stick)." in answer.text
+    assert answer.path == "evidence" and "evidence:verdict" in answer.flags
+    assert all("lg-c3" in s.id or s.kind != "manual" for s in answer.sources if s.read)
+
+
+def test_a_flipped_yes_shows_the_quote_alone(rag_with) -> None:
+    answer = rag_with(json.dumps({"verdict": "Yes, it has Chromecast."})).answer(
+        "Does the LG C3 have Chromecast built in?")
+    assert answer.text.startswith("From the LG C3") and "Yes" not in answer.text
+    assert "Chromecast is NOT built in" in answer.text
+    assert answer.path == "fallback" and "evidence:refused:polarity" in answer.flags
+
+
+def test_another_sizes_weight_is_refused(rag_with) -> None:
+    question = "How heavy is the 77 inch LG C3 without the stand?"
+    wrong = rag_with(json.dumps({"verdict": "It weighs 16.6 kg (55\"), 22.5 kg and 33.5 kg."}))
+    answer = wrong.answer(question)
+    assert "evidence:refused:variant" in answer.flags and answer.text.startswith("From the LG")
+    right = rag_with(json.dumps({"verdict": "The 77\" weighs 33.5 kg without the stand."}))
+    assert right.answer(question).text.startswith("The 77\" weighs 33.5 kg")
+
+
+def test_a_reply_that_is_not_json_shows_the_top_line(rag_with) -> None:
+    answer = rag_with("Sure! The LG C3 has Chromecast.").answer(
+        "Does the LG C3 have Chromecast built in?")
+    assert answer.text.startswith("From the LG C3") and "Sure" not in answer.text
+    assert "evidence:unreadable" in answer.flags
