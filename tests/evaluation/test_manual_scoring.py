@@ -26,8 +26,8 @@ def test_the_answers_staff_got_are_wrong_and_a_flip_is_counted() -> None:
 
 
 def test_right_answers_and_quotes_score_right() -> None:
-    right = score(HDR, "No. From the LG C3 manual (Compatibility):\n\n"
-                       "> Does not support HDR10+ (Dolby Vision and HDR10 are supported).")
+    right = score(HDR, "No, HDR10+ is not supported.\n\nFrom the LG C3 manual (Compatibility):"
+                       "\n\n- Does not support HDR10+ (Dolby Vision and HDR10 are supported).")
     assert right.correct and right.flipped is False and right.evidence_hit
     quote_only = score(HDR, "From the LG C3 manual (Compatibility):\n- Does **not** support "
                             "HDR10+ (Dolby Vision and HDR10 are supported).")
