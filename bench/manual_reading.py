@@ -42,9 +42,13 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="litellm model string (default: configured)")
     parser.add_argument("--rescore", type=Path, default=None,
                         help="re-score a results .json with the current metric, asking nothing")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"), default=None,
+                        help="paired difference in correct, A - B, over the same questions")
     args = parser.parse_args()
     if args.rescore:
         return rescore(args.rescore)
+    if args.compare:
+        return compare(*args.compare)
 
     from store_assistant.answering.strategies import build_strategy
     from store_assistant.inference.gateway import Gateway
@@ -95,6 +99,24 @@ def rescore(path: Path) -> None:
     write_atomic(path, json.dumps(run, indent=1) + "\n")
     write_atomic(path.with_suffix(".md"), markdown(run))
     print(markdown(run))
+
+
+def compare(a_path: Path, b_path: Path) -> None:
+    """A - B in correct with a paired bootstrap CI and win/tie/loss; written beside A."""
+    from store_assistant.evaluation.scorecard import paired
+
+    a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (a_path, b_path))
+    def per(run):
+        return {f"{r['case']}#{r['variant']}": float(r["correct"]) for r in run["answers"]}
+    diff = paired(per(a), per(b))
+    text = (f"# {a['strategy']} vs {b['strategy']} on {a['split']}\n\n"
+            f"Made by `bench/manual_reading.py --compare` from {a_path.name} (commit {a['commit']}) "
+            f"and {b_path.name} (commit {b['commit']}), metric v{a['metric_version']}.\n\n"
+            f"| correct, A - B | 95% CI | A wins / ties / B wins | n |\n|---|---|---|---|\n"
+            f"| {diff['mean']:+.3f} | [{diff['lo']:+.3f}, {diff['hi']:+.3f}] | "
+            f"{diff['wins']} / {diff['ties']} / {diff['losses']} | {diff['n']} |\n")
+    write_atomic(a_path.with_name(a_path.stem + "-vs-" + b["strategy"] + ".md"), text)
+    print(text)
 
 
 def summary(rows: list[dict]) -> dict:

@@ -97,3 +97,16 @@ def sign_in_as_manager(at, settings: Settings, name: str = "manager") -> None:
     at.text_input(key="sign_in_password").set_value(MANAGER_PASSWORD)
     next(b for b in at.button if b.label == "Sign in").click()
     at.run()
+
+
+def bench_load():
+    """bench/load.py as a module: its real-app starter and websocket client serve the tests that
+    drive the real server (crafted requests, the browser check)."""
+    import importlib.util
+
+    from store_assistant.config import PROJECT_DIR
+
+    spec = importlib.util.spec_from_file_location("load_bench", PROJECT_DIR / "bench" / "load.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

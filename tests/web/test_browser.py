@@ -10,7 +10,6 @@ the page, with its address shown, so the reply really was drawn.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import socket
 import time
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from store_assistant.config import PROJECT_DIR
+from tests.conftest import bench_load
 from tests.fakes import ScriptedModelServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,19 +31,12 @@ POISONED_REPLY = (
     f"[help]: https://{ATTACKER}/login\n")
 
 
-def _bench_client():
-    spec = importlib.util.spec_from_file_location("load_bench", PROJECT_DIR / "bench" / "load.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def app_with_poisoned_model(tmp_path_factory, store_settings):
     assert CHROMIUM.exists(), ("No /usr/bin/chromium: `make test` installs it (Debian's chromium "
                                "package); on your machine run `sudo apt-get install chromium`.")
     model = ScriptedModelServer(POISONED_REPLY)
-    load = _bench_client()
+    load = bench_load()
     root = tmp_path_factory.mktemp("browser")
     shutil.copytree(store_settings.data_dir, root / "data",
                     ignore=shutil.ignore_patterns(".lock", "accounts.db", "answer-log"))

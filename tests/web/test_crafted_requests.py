@@ -9,7 +9,6 @@ sign-in reaches the page, so the hashes are the right ones.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import shutil
 import socket
 from pathlib import Path
@@ -19,24 +18,17 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.util import calc_hash
 
 from store_assistant.store import accounts
-from store_assistant.config import PROJECT_DIR, load_settings
-from tests.conftest import TEST_ENV, MANAGER_PASSWORD
+from store_assistant.config import load_settings
+from tests.conftest import TEST_ENV, MANAGER_PASSWORD, bench_load
 
 MANAGER_PAGES = {"inventory": "Inventory", "numbers": "Ask the numbers", "scorecards": "Scorecards",
                  "operations": "Operations"}
 
 
-def _bench_client():
-    spec = importlib.util.spec_from_file_location("load_bench", PROJECT_DIR / "bench" / "load.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, store_settings):
     """The real app, on a free loopback port, over a copy of the prepared store data."""
-    load = _bench_client()
+    load = bench_load()
     root = tmp_path_factory.mktemp("served")
     data_dir = root / "data"
     shutil.copytree(store_settings.data_dir, data_dir,  # without accounts other tests made
