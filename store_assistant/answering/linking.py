@@ -53,7 +53,7 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
     squashed = _norm(question)
     lowered = _spaced(question)
     matched: dict[str, str] = {}  # sku -> the longest alias of it the question contains
-    families: dict[str, Product] = {}  # 'lg c3' (of 'LG C3 55', 'LG C3 65'...) -> a product of it
+    families: dict[str, list[Product]] = {}  # 'lg c3' (of 'LG C3 55', 'LG C3 65'...) -> its products
     for product in products:
         model = _norm(product.model or "")
         if len(model) >= 4 and model in squashed:
@@ -66,12 +66,14 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
                     matched[product.sku] = words
             family = re.sub(r"\s+\d+(?:\.\d+)?\s*$", "", alias)
             if family != alias and len(_norm(family)) >= 4 and _spaced(family) in lowered:
-                families.setdefault(family.lower(), product)
+                families.setdefault(family.lower(), []).append(product)
     # "the LG C3" names the family whose aliases are 'LG C3 55', 'LG C3 65' and 'LG C3 77': one of
-    # it is linked, and the question's details ("77 inch") pick the variant below.
-    for product in families.values():
-        if not any(link.product.manual == product.manual and product.manual
-                   for link in links.values()):
+    # it is linked, and the question's details ("77 inch") pick the variant below. A family is
+    # two products or more ('Show 8' alone is no family of 'show').
+    for members in families.values():
+        product = members[0]
+        if len({p.sku for p in members}) >= 2 and not any(
+                link.product.manual == product.manual and product.manual for link in links.values()):
             add(product, "alias", 94)
     # "MacBook Air 256" names the 256GB model, not also the one whose alias is "MacBook Air".
     for sku, words in matched.items():

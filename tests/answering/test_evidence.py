@@ -104,3 +104,16 @@ def test_a_reply_that_is_not_json_shows_the_top_line(rag_with) -> None:
         "Does the LG C3 have Chromecast built in?")
     assert answer.text.startswith("From the LG C3") and "Sure" not in answer.text
     assert "evidence:unreadable" in answer.flags
+
+
+def test_a_family_name_links_and_a_lone_aliass_stem_does_not(store_settings) -> None:
+    """'LG C3' is the stem of three products' aliases (LG C3 55/65/77): the family is named, and
+    '77 inch' picks the variant. 'Show 8' is one product's alias: 'show' names nothing."""
+    from store_assistant.answering.linking import link_products
+    from store_assistant.store.inventory import Inventory, inventory_path
+
+    inventory = Inventory(inventory_path(store_settings))
+    assert [l.product.sku for l in link_products("How heavy is the 77 inch LG C3?", inventory)] \
+        == ["6537403"]
+    assert link_products("Customer has $1,000 for a TV. What are the top 3 we can show?",
+                         inventory) == []
