@@ -204,6 +204,8 @@ class RagStrategy(Strategy):
         """A question one manual or policy line answers: not a follow-up (its subject is in the
         history), not a comparison, not a named product's price, stock or promotion (a policy
         question about a price match or a refund is a policy question)."""
+        if not self.settings.evidence_first:
+            return False
         inventory = asks_price(question) or asks_stock(question) or asks_promotion(question)
         return not (follow_up or _COMPARING.search(question) or (named and inventory))
 

@@ -131,6 +131,8 @@ def arm_hash(arm: str, settings: Settings) -> str:
                                                "n_ctx", "history_turns")}
     if settings.languages != ("en",):  # a question in another language is answered or not
         knobs["languages"] = list(settings.languages)
+    if not settings.evidence_first:  # manual questions answered by the model's free text
+        knobs["evidence_first"] = False
     if settings.embeddings != "minilm":  # another index: other excerpts
         knobs["embeddings"] = settings.embeddings
     return _sha(arm, texts, knobs, settings.local_models, _adapter(arm, settings))

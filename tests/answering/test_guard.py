@@ -20,6 +20,13 @@ TODAY = date(2026, 12, 1)
 AIR = "5465502"  # MacBook Air 13 128GB, $999.99 on the as-of date
 
 
+# These tests check the model's free-text path (the guard over what a model wrote), so manual
+# questions are not answered evidence-first here (tests/answering/test_evidence.py does that).
+@pytest.fixture(scope="module")
+def store_settings(store_settings):
+    return store_settings.replace(evidence_first=False)
+
+
 @pytest.fixture(scope="module")
 def air_grounding(store_settings: Settings) -> Grounding:
     inventory = Inventory(inventory_path(store_settings))

@@ -23,6 +23,18 @@ OTHER = yaml.safe_load((ROOT / "eval" / "languages" / "questions.yaml").read_tex
 NOT_ENGLISH = {"injection-020": "es"}
 
 
+# These tests check the model's free-text path (the guard over what a model wrote), so manual
+# questions are not answered evidence-first here (tests/answering/test_evidence.py does that).
+@pytest.fixture(scope="module")
+def store_settings(store_settings):
+    return store_settings.replace(evidence_first=False)
+
+
+@pytest.fixture(scope="module")
+def multilingual_settings(multilingual_settings):
+    return multilingual_settings.replace(evidence_first=False)
+
+
 def english_questions() -> list[str]:
     """Every English question the project holds: golden cases (with follow-up turns), the
     analytics cases, and the benchmark question lists."""

@@ -22,6 +22,13 @@ from tests.fakes import ScriptedGateway
 TODAY = date(2026, 12, 1)  # inside the data's active promotion windows, and fixed for repeatability
 
 
+# These tests check the model's free-text path (the guard over what a model wrote), so manual
+# questions are not answered evidence-first here (tests/answering/test_evidence.py does that).
+@pytest.fixture(scope="module")
+def store_settings(store_settings):
+    return store_settings.replace(evidence_first=False)
+
+
 @pytest.fixture(scope="module")
 def inventory(store_settings: Settings) -> Inventory:
     return Inventory(inventory_path(store_settings))

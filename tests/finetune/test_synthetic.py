@@ -33,6 +33,12 @@ from tests.fakes import ScriptedGateway
 SILVER_XM5 = "6505728"  # on a Holiday deal on AS_OF: $329.99, regular $399.99
 
 
+# The fine-tuning examples carry the model's free-text RAG prompt: compare with that path.
+@pytest.fixture(scope="module")
+def store_settings(store_settings):
+    return store_settings.replace(evidence_first=False)
+
+
 @pytest.fixture(scope="module")
 def inventory(store_settings) -> Inventory:
     return Inventory(inventory_path(store_settings), create=False)

@@ -313,7 +313,8 @@ def test_a_short_subsection_is_read_under_its_parent(nested_store: Settings) -> 
     night = next(c for c in kb.chunks.values() if c.heading == "Settings > Night mode")
     assert kb.parent(night).heading == "Settings"
     assert kb.parent(kb.parent(night)) is None
-    strategy = build_strategy("rag-hybrid", Gateway(nested_store), nested_store)
+    strategy = build_strategy("rag-hybrid", Gateway(nested_store),
+                              nested_store.replace(evidence_first=False))  # the free-text prompt
     settings, cleaning = kb.parent(night), next(c for c in kb.chunks.values()
                                                 if c.heading == "Cleaning")
     assert strategy._with_parents([night, cleaning]) == [settings, night, cleaning]
