@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from store_assistant.answering.questions import asks_yes_no
 from store_assistant.store.documents import Chunk
 
 CANDIDATES = 5  # ranked lines kept (listed for the checks and the tests)
@@ -39,8 +40,6 @@ SYSTEM = ("You answer a store employee's question from one line of the store's m
           "Line: No headphone jack (use a USB-C adapter).\n"
           "{\"verdict\": \"No, it has no headphone jack; use a USB-C adapter.\"}\n\n"
           "Reply with JSON only.")
-_YES_NO = re.compile(r"^\s*(is|are|does|do|did|can|could|will|would|should|has|have|was|were|may|"
-                     r"must)\b", re.IGNORECASE)
 # A negation ('Wi-Fi-only' and 'no-receipt' are names, not negations).
 _NEGATED = re.compile(r"(?<![\w-])(not|no|cannot|never|none|without|only)(?![\w-])|n't\b",
                       re.IGNORECASE)
@@ -75,14 +74,7 @@ class Evidence:
 
     @property
     def yes_no(self) -> bool:
-        """'A customer opened a lens. Is there a restocking fee?' asks yes or no: its last
-        sentence opens with a verb such as is/does/can."""
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", self.question.strip()) if s]
-        if not sentences:
-            return False
-        # 'If it gets burn-in, will the plan cover it?': a clause after a comma may open with it.
-        return any(_YES_NO.match(re.sub(r"^(so|ok|hey|and|but)\W+", "", clause, flags=re.I))
-                   for clause in re.split(r"[,;:]\s*", sentences[-1]))
+        return asks_yes_no(self.question)
 
 
 # --- candidates --------------------------------------------------------------------------------

@@ -156,3 +156,16 @@ def asks_promotion(question: str) -> bool:
 def asks_stock(question: str) -> bool:
     return bool(_ASKS_STOCK.search(question))
 
+
+_YES_NO = re.compile(r"^\s*(is|are|does|do|did|can|could|will|would|should|has|have|was|were|may|"
+                     r"must)\b", re.IGNORECASE)
+
+
+def asks_yes_no(question: str) -> bool:
+    """'A customer opened a lens. Is there a restocking fee?' asks yes or no: its last sentence
+    (or a clause of it: 'If it gets burn-in, will the plan cover it?') opens with is/does/can..."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", question.strip()) if s]
+    if not sentences:
+        return False
+    return any(_YES_NO.match(re.sub(r"^(so|ok|hey|and|but)\W+", "", clause, flags=re.I))
+               for clause in re.split(r"[,;:]\s*", sentences[-1]))

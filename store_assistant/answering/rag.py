@@ -15,10 +15,11 @@ from itertools import zip_longest
 from pathlib import Path
 
 from store_assistant.config import Settings
-from store_assistant.errors import RetrievalError
+from store_assistant.errors import DataError, RetrievalError
 from store_assistant.answering.data_answers import (cited, fact_line, inventory_answer, quote,
                                                     recommend)
-from store_assistant.answering import evidence
+from store_assistant.answering import evidence, policy_rules
+from store_assistant.store import policy_rules as rules_file
 from store_assistant.answering.guard import Grounding, injected
 from store_assistant.answering.linking import link_products
 from store_assistant.answering.questions import (asked_category, asks_inventory, asks_price,
@@ -154,6 +155,14 @@ class RagStrategy(Strategy):
                          retrieved=[p.sku for p in picks])
 
         strong = [link.product for link in links if link.how != "retrieval"]
+        computed = None if follow_up else self._computed(question, strong, today, flags)
+        if computed is not None:
+            # "Volt Plus member, bought Dec 28: last day to return?" is arithmetic on the policy.
+            return Draft(messages=[], flags=[*flags, f"computed:{computed.rule}"],
+                         retrieved=retrieved, reply=computed.text(),
+                         sources=self._product_sources(strong, today) + [
+                             Source(id=doc, title=computed.title, heading=heading, text=quote,
+                                    kind="policy") for doc, heading, quote in computed.quotes])
         if strong and asks_inventory(question):
             # "Is the Yoga 720 on sale?" is a lookup: the table answers it, exactly and at once.
             return Draft(messages=[], sources=self._product_sources(strong, today),
@@ -197,6 +206,16 @@ class RagStrategy(Strategy):
                                                limit, category))
         return Draft(messages=messages, sources=sources, flags=flags, grounding=grounding,
                      retrieved=retrieved)
+
+    def _computed(self, question: str, products: list[Product], today: date, flags: list[str]):
+        """A policy answer computed from the rules file, or None (answering/policy_rules.py)."""
+        try:
+            rules = rules_file.load(self.settings.policies_dir)
+        except DataError as exc:  # a broken rules file: the policies are quoted instead
+            log.warning("%s", exc)
+            flags.append("policy_rules_unreadable")
+            return None
+        return policy_rules.answer(question, products, today, rules) if rules else None
 
     # --- evidence-first answers ---
 

@@ -194,10 +194,13 @@ def rungs(settings: Settings, arms: list[str], models: list[str] | None,
 
 
 def data_version(settings: Settings) -> str:
-    """The inventory's content hash plus the indexed documents' hashes."""
+    """The inventory's content hash plus the indexed documents' and the policy rules' hashes."""
     from store_assistant.store.knowledge import read_manifest
 
     docs = {k: v["sha"] for k, v in read_manifest(settings)["documents"].items()}
+    rules = settings.policies_dir / "rules.yaml"  # the computed policies' figures
+    if rules.is_file():
+        docs["rules.yaml"] = _sha(rules.read_text(encoding="utf-8"))
     return _sha(Inventory(inventory_path(settings)).data_version(), docs)
 
 

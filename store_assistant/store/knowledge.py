@@ -31,6 +31,7 @@ from typing import Iterable, Iterator
 
 
 from store_assistant.files import sha256_file, write_atomic
+from store_assistant.store import policy_rules
 from store_assistant.store.documents import SUFFIXES, Chunk, read_folder
 from store_assistant.config import Settings
 from store_assistant.errors import DataError, RetrievalError
@@ -304,6 +305,8 @@ def read_sources(sources: Iterable[tuple[Path, str]]) -> dict[str, tuple[str, li
     for folder, kind in sources:
         try:
             documents.update(read_folder(Path(folder), kind))
+            if kind == "policy":
+                policy_rules.load(Path(folder))  # its figures must match the policies read
         except DataError as exc:
             problems.append(str(exc))
     if problems:
