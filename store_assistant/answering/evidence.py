@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import Stemmer
+
 from store_assistant.answering.questions import asks_yes_no
 from store_assistant.store.documents import Chunk
 
@@ -164,6 +166,10 @@ def finish(evidence: Evidence, reply: str) -> tuple[str, str, list[str]]:
         rest = _LEADING_YES_NO.sub("", verdict)
         verdict = rest[:1].upper() + rest[1:]
     refused = check(evidence, candidate, verdict)
+    stated = variant_verdict(evidence, candidate.text)
+    if refused and stated and not evidence.yes_no:
+        # data decides figures: the asked size's value, read by code from the line
+        return stated, cited(candidate), [f"evidence:refused:{refused}", "evidence:variant_by_code"]
     if refused:
         return "", cited(candidate), [f"evidence:refused:{refused}"]
     return verdict, cited(candidate), ["evidence:verdict"]
@@ -188,16 +194,18 @@ def check(evidence: Evidence, candidate: Candidate, verdict: str) -> str | None:
             return "negated_question"  # 'still get alerts if they don't pay?': yes and no blur
         if (said.group(1).lower() == "yes") == bool(_NEGATED.search(_clause(evidence, line))):
             return "polarity"
-    asked = _content(evidence.question, evidence.names)
-    shared = asked & _content(f"{candidate.chunk.heading} {line}", evidence.names)
+    asked = _stems(_content(evidence.question, evidence.names))
+    shared = asked & _stems(_content(f"{candidate.chunk.heading} {line}", evidence.names))
     if len(shared) < min(2, len(asked)):
         return "off_topic"  # one shared word ('old', 'charger') is chance, not the subject
     figures = set(_NUMBER.findall(line.replace(",", "")))
     said_figures = set(_NUMBER.findall(verdict.replace(",", "")))
-    if said_figures - figures:
+    # A figure the question gave ('the Fire HD 10', 'the 2017 MacBook Air') is not a claim.
+    if said_figures - figures - set(_NUMBER.findall(evidence.question.replace(",", ""))):
         return "figure"
-    expected, others = variant_values(evidence.question, line)
-    if expected is not None and (expected not in said_figures or said_figures & others):
+    mine, others = per_variant(evidence.question, line)
+    if mine is not None and (not _states(verdict, mine[0]) or
+                             any(_states(verdict, o) for o in others if o not in mine[0])):
         return "variant"  # the asked size's figure, and no other size's
     return None
 
@@ -207,28 +215,61 @@ def _clause(evidence: Evidence, line: str) -> str:
     signature on delivery; no P.O. boxes ...' asked 'Will someone need to sign for it?' -> the
     first clause (the 'no' of the second is about P.O. boxes)."""
     clauses = [c for c in re.split(r";|(?<=[.!?])\s+|,\s+but\s+", line) if c.strip()]
-    asked = _stems(_content(evidence.question, evidence.names))
-    return max(clauses, key=lambda c: len(asked & _stems(_content(c, evidence.names))),
-               default=line)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", evidence.question.strip()) if s]
+    # The question's own sentence says what is asked; the ones before it set the scene
+    # ('A delivered TV arrived broken. Should the customer bring it back?' asks about bringing).
+    asked = _stems(_content(sentences[-1] if sentences else "", evidence.names))
+    scene = _stems(_content(evidence.question, evidence.names)) - asked
+
+    def weight(clause: str) -> int:
+        words = _stems(_content(clause, evidence.names))
+        return 3 * len(asked & words) + len(scene & words)
+    return max(clauses, key=weight, default=line)
+
+
+_STEMMER = Stemmer.Stemmer("english")
 
 
 def _stems(words: set[str]) -> set[str]:
-    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+    """'dropped' and 'drops' -> 'drop': the Snowball stemmer (PyStemmer), as BM25 uses."""
+    return set(_STEMMER.stemWords(sorted(words)))
 
 
-def variant_values(question: str, line: str) -> tuple[str | None, set[str]]:
-    """The figure `line` gives for the size or variant the question names, and the other
-    variants' figures, when the line lists one per variant:
-    ('the 77 inch C3', '16.6 kg (55"), 22.5 kg (65"), 33.5 kg (77")') -> ('33.5', {'16.6', '22.5'})."""
+_PER_VARIANT = re.compile(r"(\d+(?:[.,]\d+)*(?:\s*x\s*\d+(?:[.,]\d+)*)*)([^()\d,;]*)\(([^)]*)\)")
+
+
+def per_variant(question: str, line: str) -> tuple[tuple[str, str, str] | None, set[str]]:
+    """The (value, unit, variant) `line` gives for the size or variant the question names, and
+    the other variants' values, when the line lists one per variant:
+    ('the 77 inch C3', '16.6 kg (55"), 22.5 kg (65"), 33.5 kg (77")') ->
+    (('33.5', ' kg', '77"'), {'16.6', '22.5'}); a 'VESA 300 x 300 mm (55"), 400 x 300 mm (65")'
+    value is the whole '400 x 300'."""
     asked = {m.group(1) for m in _VARIANT.finditer(question)}
-    groups = [(value.replace(",", ""), variant) for value, variant in
-              re.findall(r"(\d+(?:[.,]\d+)*)[^()\d,;]*\(([^)]*)\)", line)]
+    groups = [(" x ".join(re.split(r"\s*x\s*", value.replace(",", ""))), unit, variant)
+              for value, unit, variant in _PER_VARIANT.findall(line)]
     if not asked or len(groups) < 2:
         return None, set()
-    mine = [value for value, variant in groups if asked & set(_NUMBER.findall(variant))]
+    mine = [g for g in groups if asked & set(_NUMBER.findall(g[2]))]
     if not mine:
         return None, set()
-    return mine[0], {value for value, _ in groups} - {mine[0]}
+    return mine[0], {value for value, _, _ in groups} - {mine[0][0]}
+
+
+def _states(verdict: str, value: str) -> bool:
+    text = re.sub(r"\s*x\s*", " x ", verdict.replace(",", ""))
+    return bool(re.search(rf"(?<![\d.]){re.escape(value)}(?![\d.]| x)", text))
+
+
+def variant_verdict(evidence: Evidence, line: str) -> str | None:
+    """The asked variant's value, stated by code from the line: 'Weight without stand: 17.1 kg
+    (55")' for the 55-inch; None when the line does not list values per variant."""
+    mine, _ = per_variant(evidence.question, line)
+    if mine is None:
+        return None
+    value, unit, variant = mine
+    label = line.split(":")[0] if ":" in line and len(line.split(":")[0]) <= 40 else ""
+    said = f"{value}{unit.rstrip()} ({variant})"
+    return f"{label}: {said}" if label else said
 
 
 def cited(candidate: Candidate) -> str:

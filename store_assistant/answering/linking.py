@@ -70,9 +70,13 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
     # "the LG C3" names the family whose aliases are 'LG C3 55', 'LG C3 65' and 'LG C3 77': one of
     # it is linked, and the question's details ("77 inch") pick the variant below. A family is
     # two products or more ('Show 8' alone is no family of 'show').
-    for members in families.values():
+    for family, members in families.items():
         product = members[0]
-        if len({p.sku for p in members}) >= 2 and not any(
+        # 'MacBook Air' is not the MacBook family: a family inside a longer name the question
+        # gives names nothing more.
+        inside = any(_spaced(family) in longer and _spaced(family) != longer
+                     for longer in matched.values())
+        if len({p.sku for p in members}) >= 2 and not inside and not any(
                 link.product.manual == product.manual and product.manual for link in links.values()):
             add(product, "alias", 94)
     # "MacBook Air 256" names the 256GB model, not also the one whose alias is "MacBook Air".

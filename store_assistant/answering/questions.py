@@ -86,7 +86,10 @@ _BUDGET = re.compile(r"(?:under|below|less than|up to|max(?:imum)?|<)\s*\$?\s*(\
                      re.IGNORECASE)
 _BUDGET_AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*)\s*(?:dollars|bucks)\b",
                             re.IGNORECASE)
-_ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|how much|sale|deal|deals|promo|"
+# 'How much does it weigh?' asks a spec, not a price.
+_ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|sale|deal|deals|promo|"
+                         r"how much(?![^?]*\b(?:weigh\w*|heavy|storage|memory|ram|battery|space|"
+                         r"power|data|time|longer|bigger)\b)|"
                          r"promotion|promotions|discount|discounted|expensive|cheap|cheaper|cheapest|pricier|free)\b|\$",
                          re.IGNORECASE)
 _ASKS_PROMO = re.compile(r"\b(sale|deal|deals|promo|promotion|promotions|discount|discounted|"

@@ -1,8 +1,8 @@
 """Scoring an answer to a manual-reading case: right, flipped, and whether the manual's words show.
 
 Three results per answer, each with its reason:
-- correct: every `must_say` entry is in the answer, no `must_not_say` one is, and a yes/no case's
-  verdict is the gold's;
+- correct: every `must_say` entry is in the answer, no `must_not_say` one is in its own words
+  (`claim`: above the quote), and a yes/no case's verdict is the gold's;
 - flipped (yes/no cases only): the answer's verdict is the opposite of the gold's. An answer with
   no readable verdict (a bare quote that neither says yes nor denies) is neither flipped nor
   correct;
@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from store_assistant.evaluation.manual_cases import ReadingCase, squeeze
 
 # 2: a statement with neither yes/no nor a negation has no verdict (was: yes);
-# 3: a reply that opens with a label ("From the ... manual (...):") has no verdict (a bare quote).
-VERSION = 3
+# 3: a reply that opens with a label ("From the ... manual (...):") has no verdict (a bare quote);
+# 4: a wrong value counts in the reply's own words, not in the quote under them (the manual's line
+#    '22.7 kg (65"), 17.1 kg (55")' under '17.1 kg' is evidence, not a claim); a bare quote is
+#    all claim, so a line listing every size still fails a question about one.
+VERSION = 4
 _NEGATION = re.compile(r"\b(no|not|n't|cannot|never|without|none|isn't|doesn't|don't|won't|"
                        r"aren't|can't|only)\b|n't\b", re.IGNORECASE)
 _MARKUP = re.compile(r"[*_`\\>#]")
@@ -59,6 +62,16 @@ def verdict(text: str) -> str | None:
     return None
 
 
+def claim(answer: str) -> str:
+    """What the reply says in its own words: the lines before the first quote label ("From the
+    LG C3 manual (Specifications):"), or the whole reply when it opens with one."""
+    lines = answer.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"\s*from .+:\s*$", plain(line)) and i > 0:
+            return "\n".join(lines[:i])
+    return answer
+
+
 def says(answer: str, entry: str) -> bool:
     """'33.5 kg|33.5kg' is said when either alternative is in the answer (case and markup aside)."""
     text = plain(answer)
@@ -67,7 +80,7 @@ def says(answer: str, entry: str) -> bool:
 
 def score(case: ReadingCase, answer: str) -> ReadingScore:
     missing = [entry for entry in case.must_say if not says(answer, entry)]
-    wrong = [entry for entry in case.must_not_say if says(answer, entry)]
+    wrong = [entry for entry in case.must_not_say if says(claim(answer), entry)]
     read = verdict(answer) if case.kind == "yesno" else None
     flipped = (read is not None and read != case.answer) if case.kind == "yesno" else None
     hit = any(plain(gold.text) in plain(answer) for gold in case.gold)

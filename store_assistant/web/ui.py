@@ -7,7 +7,9 @@ through `escape()`, so a manual or inventory text can never render as a link, im
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from datetime import date
 
 import streamlit as st
@@ -41,6 +43,31 @@ def cached_strategy(name: str, model: str) -> Strategy:
     floor's (door "app")."""
     return build_strategy(name, cached_gateway(model), cached_settings(),
                           answer_log=answer_log_here(), door="app")
+
+
+# Asked once per process, off the record (no answer log): it reads the index, embeds, ranks lines
+# and runs the model through a first prompt, so staff's first question does not pay for cold caches.
+WARM_UP_QUESTION = "Does it support Bluetooth, and how do I reset it?"
+log = logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up(name: str, model: str) -> threading.Thread:
+    """Warm the strategy in the background, once per process and strategy: the page stays
+    usable, and a question asked meanwhile waits for the model's lock like any other."""
+    strategy = cached_strategy(name, model)
+    thread = threading.Thread(target=_warm, args=(strategy,), name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm(strategy: Strategy) -> None:
+    try:
+        draft = strategy.draft(WARM_UP_QUESTION)
+        if draft.messages:
+            strategy.gateway.complete(draft.messages, **{**draft.params, "max_tokens": 8})
+    except Exception:  # a failed warm-up costs only time; the real question reports its error
+        log.warning("warm-up failed", exc_info=True)
 
 
 def open_inventory() -> Inventory | None:

@@ -55,6 +55,18 @@ def case(question: str, doc: str, heading: str, needle: str) -> tuple:
      "Magic Remote", "No, hold Home and Back.", "off_topic"),
     ("A customer opened a Canon lens. Is there a restocking fee?", "policy:returns",
      "Restocking fees", "Cameras", "Yes: 15% of the price paid.", None),
+    # a figure the question gave (the '10' of 'Fire HD 10') is not a claim of the verdict's
+    ("Can the Fire HD 10 run the Google Play Store?", "manual:amazon-fire-hd-10", "Compatibility",
+     "Google Play", "No, Google Play is not supported on the Fire HD 10.", None),
+    ("Can the Fire HD 10 run the Google Play Store?", "manual:amazon-fire-hd-10", "Compatibility",
+     "Google Play", "No, Google Play needs Fire OS 8.", "figure"),
+    # the question's own sentence says what is asked: bringing it in, not reporting the damage
+    ("A delivered 65\" TV arrived with a broken panel. Should the customer bring it back to the "
+     "store?", "policy:returns", "Damaged and defective items", "Damaged on arrival",
+     "Yes, bring it back.", "polarity"),
+    ("A delivered 65\" TV arrived with a broken panel. Should the customer bring it back to the "
+     "store?", "policy:returns", "Damaged and defective items", "Damaged on arrival",
+     "No, TVs 55\" and larger are collected from the customer's home.", None),
 ])
 def test_a_verdict_is_checked_against_its_line(question, doc, heading, needle, verdict,
                                                refused) -> None:
@@ -94,7 +106,10 @@ def test_another_sizes_weight_is_refused(rag_with) -> None:
     question = "How heavy is the 77 inch LG C3 without the stand?"
     wrong = rag_with(json.dumps({"verdict": "It weighs 16.6 kg (55\"), 22.5 kg and 33.5 kg."}))
     answer = wrong.answer(question)
-    assert "evidence:refused:variant" in answer.flags and answer.text.startswith("From the LG")
+    # the model's verdict is refused, and code states the asked size's value from the line
+    assert "evidence:refused:variant" in answer.flags and "evidence:variant_by_code" in answer.flags
+    assert answer.text.startswith('Weight without stand: 33.5 kg (77")\n\nFrom the LG')
+    assert "16.6" not in answer.text.split("\n")[0]
     right = rag_with(json.dumps({"verdict": "The 77\" weighs 33.5 kg without the stand."}))
     assert right.answer(question).text.startswith("The 77\" weighs 33.5 kg")
 
@@ -115,5 +130,8 @@ def test_a_family_name_links_and_a_lone_aliass_stem_does_not(store_settings) -> 
     inventory = Inventory(inventory_path(store_settings))
     assert [l.product.sku for l in link_products("How heavy is the 77 inch LG C3?", inventory)] \
         == ["6537403"]
+    # 'MacBook' is the MacBook 12 family's stem, but inside 'MacBook Air' it names nothing more
+    assert [l.product.sku for l in link_products(
+        "Can the 2017 MacBook Air charge from a USB-C laptop charger?", inventory)] == ["5465502"]
     assert link_products("Customer has $1,000 for a TV. What are the top 3 we can show?",
                          inventory) == []

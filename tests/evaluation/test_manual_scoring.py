@@ -43,3 +43,13 @@ def test_the_verdict_reader() -> None:
     assert verdict("HDMI 2 (eARC).") is None  # a statement alone is no verdict
     assert verdict("From the manual:\n\n") is None
     assert verdict("From the manual (Setup):\n\n- Does not pair.") is None  # a bare quote
+
+
+def test_a_wrong_value_counts_in_the_replys_words_not_in_the_quote_under_them() -> None:
+    line = 'Weight without stand: 16.6 kg (55"), 22.5 kg (65"), 33.5 kg (77")'
+    quoted = f"33.5 kg (77\").\n\nFrom the LG C3 manual (Specifications):\n\n- {line}"
+    assert score(WEIGHT, quoted).correct and score(WEIGHT, quoted).evidence_hit
+    # the line alone lists every size: it does not say which one was asked
+    bare = f"From the LG C3 manual (Specifications):\n\n- {line}"
+    assert not score(WEIGHT, bare).correct
+    assert not score(WEIGHT, f"16.6 kg.\n\nFrom the LG C3 manual (Specifications):\n\n- {line}").correct

@@ -14,7 +14,7 @@ from store_assistant.answering.strategies import DEFAULT_STRATEGY, STRATEGIES, d
 from store_assistant.errors import DataError, StoreAssistantError
 from store_assistant.inference.models import servable_models
 from store_assistant.web.ui import (cached_settings, cached_strategy, model_history, show_body,
-                                    while_streaming)
+                                    warm_up, while_streaming)
 
 
 def chat_page() -> None:
@@ -42,6 +42,7 @@ def chat_page() -> None:
     try:  # load the model and the index now, while staff type, not after they press Enter
         model = cached_strategy(strategy_name, llm).gateway.model
         model_caption.caption(f"Model: `{model}`")
+        warm_up(strategy_name, llm)
     except StoreAssistantError as exc:
         st.error(str(exc), icon=":material/error:")
     st.title("Ask the store assistant")
