@@ -51,8 +51,9 @@ data: $(DATA_STAMP)
 # Loads manuals/inventory.csv into data/inventory.db (skipped when the file is unchanged, so
 # managers' edits survive a restart) and indexes the manuals and policies (unchanged files skipped;
 # re-run when the index code changes: an index of an older format is rebuilt).
-$(DATA_STAMP): $(STAMP) manuals/inventory.csv $(shell find manuals -name '*.md') \
-		store_assistant/store/knowledge.py store_assistant/store/documents.py
+$(DATA_STAMP): $(STAMP) manuals/inventory.csv $(shell find manuals -name '*.md' -o -name '*.yaml') \
+		$(wildcard store_assistant/store/knowledge/*.py) store_assistant/store/documents.py \
+		store_assistant/store/policy_rules.py
 	$(BIN)/store-assistant ingest
 	$(BIN)/store-assistant analytics generate
 	touch $(DATA_STAMP)

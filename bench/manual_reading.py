@@ -82,6 +82,8 @@ def main() -> None:
            "made": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "summary": report, "answers": rows}
     name = f"manual-reading-{args.strategy}-{args.split}" + ("-paraphrases" if args.paraphrases else "")
+    if args.model:  # another model than the configured default: its own files, beside them
+        name += "@" + args.model.split("/")[-1]
     write_atomic(RESULTS / f"{name}.json", json.dumps(run, indent=1) + "\n")
     write_atomic(RESULTS / f"{name}.md", markdown(run))
     print(markdown(run))

@@ -25,7 +25,7 @@ DEFAULT_CONFIG_FILE = "store_assistant.toml"
 # eval/baselines/ladder.json; eval/test_cases.py fails if this is not the rule's pick. Fetched by
 # the set-up command (`make model`); local/smollm2-135m is shipped and needs no fetch.
 DEFAULT_LLM = "local/qwen2.5-coder-0.5b"
-# Embedding models shipped in packages (store/knowledge.py); the first is the default.
+# Embedding models shipped in packages (store/knowledge/embeddings.py); the first is the default.
 EMBEDDINGS = ("minilm", "multilingual-e5-small")
 # The store's own data ships in the repository, beside the package.
 PROJECT_DIR = Path(__file__).resolve().parents[1]

@@ -142,7 +142,7 @@ def main() -> None:
           "| arm | section hit@1 | hit@5 | MRR |", "|---|---:|---:|---:|"]
     md += [f"| {arm} | {s['hit@1']:.3f} | {s['hit@5']:.3f} | {s['mrr']:.3f} |"
            for arm, s in results["arms"].items()]
-    md += ["", "The fusion constant (`RRF_K` in store_assistant/store/knowledge.py) was picked on the "
+    md += ["", "The fusion constant (`RRF_K` in store_assistant/store/knowledge/search.py) was picked on the "
            "odd-numbered questions; the even-numbered ones check it:", "",
            "| arm | hit@5 odd | hit@5 even | MRR odd | MRR even |", "|---|---:|---:|---:|---:|"]
     md += [f"| {arm} | {results['odd'][arm]['hit@5']:.3f} | {results['even'][arm]['hit@5']:.3f} | "

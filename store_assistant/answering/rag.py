@@ -9,6 +9,7 @@ does not carry get a data-built reply without calling the model.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from itertools import zip_longest
@@ -32,6 +33,8 @@ from store_assistant.store.knowledge import Hit, distinct, embedder, knowledge_b
 from store_assistant.inference.gateway import Gateway
 from store_assistant.answering.base import Draft, Source, Strategy
 from store_assistant.templates import STORE_NAME, render
+
+log = logging.getLogger(__name__)
 
 MODES = {"dense": "Manuals by meaning (MiniLM embeddings in Qdrant) + live inventory.",
          "bm25": "Manuals by keywords (BM25) + live inventory.",

@@ -11,6 +11,7 @@ answers with every metric's value and reason, the results the scorecard reads, a
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import subprocess
@@ -49,11 +50,12 @@ REFERENCE_ARM = "pe-zero-shot"
 _ARM_PROMPTS = {"pe-": ("guidelines.md", "cot.md", "few_shot.yaml"),
                 "rag-": ("guidelines.md", "rag.md"), "control-": ("guidelines.md", "rag.md"),
                 "finetuned": ("finetuned.md", "guidelines.md", "rag.md")}
-# Files whose content decides what an arm answers; any change re-answers that arm's cases.
-# Globs under the package: everything on the answering path. (Not the catalog and the adapter
-# registry: the model's name and its file's pinned hash are in the answer's key instead.)
-_CODE = ("answering/*.py", "inference/gateway.py", "inference/local.py", "inference/breaker.py",
-         "templates.py", "store/knowledge.py", "store/inventory.py")
+# The code whose content decides what an arm answers: the registry of strategies and every module
+# of the package it imports, directly or not, read from the source (`answering_code`). Any change
+# re-answers the arm's cases; a module split in two is followed, where a hand-kept list of paths
+# would silently stop covering the new files. (Not the catalog and the adapter registry, which
+# are data: the model's name and its file's pinned hash are in the answer's key instead.)
+_ANSWERING = "store_assistant.answering.strategies"
 
 
 def parse_arms(text: str | Iterable[str]) -> list[str]:
@@ -126,7 +128,7 @@ def arm_hash(arm: str, settings: Settings) -> str:
     texts = {name: (package / "prompts" / name).read_text(encoding="utf-8")
              for name in sorted(prompts) if (package / "prompts" / name).is_file()}
     texts.update({str(path.relative_to(package)): path.read_text(encoding="utf-8")
-                  for pattern in _CODE for path in sorted(package.glob(pattern))})
+                  for path in answering_code(package)})
     knobs = {k: getattr(settings, k) for k in ("max_tokens", "temperature", "repeat_penalty",
                                                "n_ctx", "history_turns")}
     if settings.languages != ("en",):  # a question in another language is answered or not
@@ -191,6 +193,30 @@ def rungs(settings: Settings, arms: list[str], models: list[str] | None,
             out.append((f"{arm}@{short_model(llm)}", arm, at, llm))
     out += [(arm, arm, settings, None) for arm in arms if arm in CONTROL_ARMS]
     return out
+
+
+def answering_code(package: Path) -> list[Path]:
+    """The files of `_ANSWERING` and of every package module it imports, however deep, with the
+    imports inside functions: 'from store_assistant.store import policy_rules' reaches
+    store/policy_rules.py, and what that imports in turn. `package` is the folder of the
+    `store_assistant` package (a copy of it, in the tests)."""
+    prefix = _ANSWERING.split(".")[0]
+    todo, seen = [_ANSWERING], {}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        base = package.joinpath(*name.split(".")[1:])
+        path = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+        if path is None:  # 'from store_assistant.x import some_function': not a module
+            continue
+        seen[name] = path
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.split(".")[0] == prefix]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == prefix:
+                todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return sorted(seen.values())
 
 
 def data_version(settings: Settings) -> str:

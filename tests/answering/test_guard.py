@@ -58,6 +58,23 @@ def test_a_wrong_price_on_one_product_is_corrected_and_an_empty_answer_falls_bac
     assert check("   ", air_grounding) == (air_grounding.fallback, ["guard_fallback:empty_answer"])
 
 
+def test_the_regular_price_stated_as_the_price_is_corrected(store_settings: Settings) -> None:
+    """The facts give both prices of a product on promotion; '$349.00' passes as a figure, but
+    stated as what the iPad costs it is wrong: today's price is the promotion's."""
+    from store_assistant.answering.data_answers import fact_line
+
+    inventory = Inventory(inventory_path(store_settings))
+    ipad = next(p for p in inventory.products() if p.active_promotion(TODAY) and "iPad" in p.name)
+    regular, today = f"${ipad.price:,.2f}", f"${ipad.effective_price(TODAY):,.2f}"
+    grounding = Grounding(text=f"- {fact_line(ipad, TODAY)}", products=[ipad], today=TODAY,
+                          question="How much is the iPad?", stores=inventory.stores(),
+                          fallback="From the inventory.")
+    text, flags = check(f"The price is {regular}.", grounding)
+    assert text == f"The price is {today}." and flags[0].endswith(":regular")
+    said = f"It is {today} today (regular {regular})."
+    assert check(said, grounding) == (said, [])  # the regular price named as such stays
+
+
 def test_a_reply_built_from_data_is_left_as_it_is(air_grounding: Grounding) -> None:
     reply = "We don't carry drones. The closest: Anker 737 ($109.99)."
     assert check(reply, air_grounding, from_data=True) == (reply, [])

@@ -246,7 +246,7 @@ def test_an_arm_is_re_answered_only_when_its_own_prompts_change(store_settings, 
     fake_package = tmp_path / "package"
     real = Path(ev.__file__).parents[1]
     for path in [*(real / "prompts").iterdir(),
-                 *(p for pattern in ev._CODE for p in real.glob(pattern))]:
+                 *ev.answering_code(real)]:
         copy = fake_package / path.relative_to(real)
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_bytes(path.read_bytes())
@@ -297,3 +297,24 @@ def test_a_run_names_the_commit_it_started_on(store_settings, cases_dir, tmp_pat
     monkeypatch.setattr(evaluation, "source_commit", lambda: state["commit"])
     folder = run_eval(store_settings, config(cases_dir, tmp_path), progress=False)
     assert json.loads((folder / "results.json").read_text())["run"]["commit"] == "before"
+
+
+def test_the_cache_key_covers_what_the_answering_code_imports(tmp_path) -> None:
+    """Read from the import graph, not a list of paths: a module split in two stays covered."""
+    from store_assistant.config import PROJECT_DIR
+    from store_assistant.evaluation.runner import answering_code
+
+    package = PROJECT_DIR / "store_assistant"
+    names = {str(p.relative_to(package)) for p in answering_code(package)}
+    assert {"answering/rag.py", "answering/evidence.py", "store/knowledge/search.py",
+            "store/policy_rules.py", "inference/local.py", "templates.py"} <= names
+    assert not any(n.startswith(("web/", "cli/", "evaluation/")) for n in names)
+    # a package whose strategies import a module that imports, inside a function, a second one
+    fake = tmp_path / "store_assistant"
+    (fake / "answering").mkdir(parents=True)
+    (fake / "store").mkdir()
+    (fake / "answering" / "strategies.py").write_text("from store_assistant.store import search\n")
+    (fake / "store" / "search.py").write_text("def f():\n    import store_assistant.store.split_off\n")
+    (fake / "store" / "split_off.py").write_text("")
+    (fake / "store" / "unused.py").write_text("")
+    assert {p.name for p in answering_code(fake)} == {"strategies.py", "search.py", "split_off.py"}

@@ -17,8 +17,8 @@ from tests.system import import_graph as g
 OWNERS = {
     "litellm": {"store_assistant.inference.gateway"},
     "llama_cpp": {"store_assistant.inference.local"},
-    "qdrant_client": {"store_assistant.store.knowledge"},
-    "llama_index": {"store_assistant.store.knowledge"},
+    "qdrant_client": {"store_assistant.store.knowledge."},
+    "llama_index": {"store_assistant.store.knowledge."},
     "ragas": {"store_assistant.evaluation.judge"},
     "transformers": {"store_assistant.finetune.train"},
     "peft": {"store_assistant.finetune.train"},
