@@ -28,9 +28,10 @@ import numpy as np
 from store_assistant.config import load_settings
 from store_assistant.store.documents import Chunk
 from store_assistant.store.knowledge import (COLLECTION, EMBEDDER, MANIFEST_VERSION, MODES,
-                                             SENTENCES, KnowledgeBase, _node, _open_client,
-                                             _sentence_nodes, _vector_store, close_knowledge_bases,
+                                             SENTENCES, KnowledgeBase, close_knowledge_bases,
                                              ingest, read_manifest, sentences_of)
+from store_assistant.store.knowledge.index import (node_of, open_client, sentence_nodes_of,
+                                                   vector_store)
 from store_assistant.store.inventory import Inventory, inventory_path
 
 HERE = Path(__file__).parent
@@ -91,7 +92,7 @@ def main() -> None:
                   for d in doc["chunks"]]
         # The ingest's own vectors, each chunk's and each of its sentences' (hybrid ranks chunks
         # by their closest sentence as well), copied with noise to make the larger corpora.
-        client = _open_client(base)
+        client = open_client(base)
         by_chunk = {p.payload["chunk_id"]: p.vector for p in _points(client, COLLECTION)}
         by_line: dict[str, dict[str, list[float]]] = {}
         for p in _points(client, SENTENCES):
@@ -110,8 +111,8 @@ def main() -> None:
         rng = np.random.default_rng(0)
         for size in sizes:
             settings = load_settings({"data_dir": str(work / f"n{size}")})
-            client = _open_client(settings)
-            store, sentence_store = _vector_store(client), _vector_store(client, SENTENCES)
+            client = open_client(settings)
+            store, sentence_store = vector_store(client), vector_store(client, SENTENCES)
             manifest_chunks, nodes, sentence_nodes = [], [], []
             for i in range(size):
                 source = chunks[i % len(chunks)]
@@ -119,8 +120,8 @@ def main() -> None:
                 chunk = replace(source, id=f"{source.id}~{copy}", doc_id=f"{source.doc_id}~{copy}",
                                 text=f"{source.text} (copy {copy})")
                 manifest_chunks.append(chunk)
-                nodes.append(_node(chunk, noisy(vectors[i % len(chunks)], copy)))
-                sentence_nodes += _sentence_nodes(chunk, [noisy(v, copy)
+                nodes.append(node_of(chunk, noisy(vectors[i % len(chunks)], copy)))
+                sentence_nodes += sentence_nodes_of(chunk, [noisy(v, copy)
                                                           for v in lines[i % len(chunks)]])
             started = time.perf_counter()
             for target, items in ((store, nodes), (sentence_store, sentence_nodes)):

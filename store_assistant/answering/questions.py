@@ -88,8 +88,8 @@ _BUDGET_AMOUNT = re.compile(r"\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*)\s*(?:dollar
                             re.IGNORECASE)
 # 'How much does it weigh?' asks a spec, not a price.
 _ASKS_PRICE = re.compile(r"\b(price|prices|priced|cost|costs|sale|deal|deals|promo|"
-                         r"how much(?![^?]*\b(?:weigh\w*|heavy|storage|memory|ram|battery|space|"
-                         r"power|data|time|longer|bigger)\b)|"
+                         r"how much(?!\s+(?:storage|memory|ram|battery|space|power|data|time)\b)"
+                         r"(?![^?]*\bweigh)|"
                          r"promotion|promotions|discount|discounted|expensive|cheap|cheaper|cheapest|pricier|free)\b|\$",
                          re.IGNORECASE)
 _ASKS_PROMO = re.compile(r"\b(sale|deal|deals|promo|promotion|promotions|discount|discounted|"
@@ -165,10 +165,10 @@ _YES_NO = re.compile(r"^\s*(is|are|does|do|did|can|could|will|would|should|has|h
 
 
 def asks_yes_no(question: str) -> bool:
-    """'A customer opened a lens. Is there a restocking fee?' asks yes or no: its last sentence
-    (or a clause of it: 'If it gets burn-in, will the plan cover it?') opens with is/does/can..."""
+    """'A customer opened a lens. Is there a restocking fee?' asks yes or no: its last sentence,
+    or another sentence asked ('Are they water resistant? What's the rating?'), or a clause of
+    one ('If it gets burn-in, will the plan cover it?') opens with is/does/can..."""
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", question.strip()) if s]
-    if not sentences:
-        return False
+    asked = [s for s in sentences[:-1] if s.endswith("?")] + sentences[-1:]
     return any(_YES_NO.match(re.sub(r"^(so|ok|hey|and|but)\W+", "", clause, flags=re.I))
-               for clause in re.split(r"[,;:]\s*", sentences[-1]))
+               for sentence in asked for clause in re.split(r"[,;:]\s*", sentence))

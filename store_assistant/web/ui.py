@@ -62,9 +62,11 @@ def warm_up(name: str, model: str) -> threading.Thread:
 
 
 def _warm(strategy: Strategy) -> None:
+    """The index always; the model only when it runs in this process (a remote model is warm
+    already, and a call to it may cost money)."""
     try:
         draft = strategy.draft(WARM_UP_QUESTION)
-        if draft.messages:
+        if draft.messages and strategy.gateway.is_local:
             strategy.gateway.complete(draft.messages, **{**draft.params, "max_tokens": 8})
     except Exception:  # a failed warm-up costs only time; the real question reports its error
         log.warning("warm-up failed", exc_info=True)

@@ -13,6 +13,7 @@ from tests.fakes import ScriptedGateway
 
 def test_the_warm_up_runs_the_model_once_and_logs_nothing(store_settings, tmp_path) -> None:
     gateway = ScriptedGateway(json.dumps({"verdict": "Yes."}))
+    gateway.is_local = True  # as the embedded model is
     log = AnswerLog(tmp_path / "answers")
     strategy = build_strategy("rag-hybrid", gateway, store_settings, answer_log=log, door="app")
     ui._warm(strategy)
@@ -20,7 +21,14 @@ def test_the_warm_up_runs_the_model_once_and_logs_nothing(store_settings, tmp_pa
     assert log.read()[0] == []  # the warm-up is not an answer staff were given
 
 
+def test_a_remote_model_is_not_called(store_settings) -> None:
+    gateway = ScriptedGateway()  # no reply scripted: a call would fail the test
+    ui._warm(build_strategy("rag-hybrid", gateway, store_settings))
+    assert gateway.sent == []
+
+
 def test_a_failed_warm_up_is_logged_not_raised(store_settings, caplog) -> None:
-    strategy = build_strategy("rag-hybrid", ScriptedGateway(), store_settings)  # no reply: fails
-    ui._warm(strategy)
+    gateway = ScriptedGateway()  # no reply: the model call fails
+    gateway.is_local = True
+    ui._warm(build_strategy("rag-hybrid", gateway, store_settings))
     assert "warm-up failed" in caplog.text

@@ -70,7 +70,7 @@ def vector_store(client, collection: str = COLLECTION):
     return QdrantVectorStore(collection_name=collection, client=client)
 
 
-def _node(chunk: Chunk, vector: list[float]):
+def node_of(chunk: Chunk, vector: list[float]):
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
     metadata = {k: v for k, v in asdict(chunk).items() if k != "text" and v is not None}
@@ -91,10 +91,10 @@ def sentences_of(chunk: Chunk) -> list[str]:
     return [p.strip() for p in parts if len(p.split()) >= SENTENCE_WORDS]
 
 
-def _sentence_nodes(chunk: Chunk, vectors: list[list[float]]) -> list:
+def sentence_nodes_of(chunk: Chunk, vectors: list[list[float]]) -> list:
     nodes = []
     for i, (text, vector) in enumerate(zip(sentences_of(chunk), vectors)):
-        node = _node(chunk, vector)
+        node = node_of(chunk, vector)
         node.id_ = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{chunk.id}~{i}"))
         node.text = text
         nodes.append(node)
@@ -211,12 +211,12 @@ def ingest(settings: Settings, sources: Iterable[tuple[Path, str]], rebuild: boo
                 for start in range(0, len(chunks), batch):
                     part = chunks[start:start + batch]
                     vectors = embedder(settings).embed([embedding_text(c) for c in part])
-                    nodes += [_node(c, v) for c, v in zip(part, vectors)]
+                    nodes += [node_of(c, v) for c, v in zip(part, vectors)]
                     texts = [(c, t) for c in part for t in sentences_of(c)]
                     vectors = embedder(settings).embed([t for _, t in texts]) if texts else []
                     for chunk in part:
                         own = [v for (c, _), v in zip(texts, vectors) if c is chunk]
-                        lines += _sentence_nodes(chunk, own)
+                        lines += sentence_nodes_of(chunk, own)
                     bar.update(len(part))
             for doc_id in todo:
                 if doc_id in old:
