@@ -143,14 +143,18 @@ def unsupported_facts(case: GoldenCase, reply: Reply, world: World) -> Score:
     """Prices, SKUs and stock counts in the answer that the store's data does not support.
 
     A price is supported when it is a price (regular, promotion or today's) of a product the case
-    or the answer is about, or a $ figure in the question or the policy text the case cites.
-    """
+    or the answer is about, or a $ figure in the question or the policy text the case cites; a
+    count ("3 units") when it is a stock count of such a product, or a count in the question or
+    in that text (version 3: "up to 3 units per customer" quoted from the price-match policy)."""
     products = _in_play(case, reply, world)
     allowed = {v for p in products for v in _product_prices(p)}
     allowed |= set(prices(case.question)) | set(prices(world.source_text(case.sources)))
     allowed |= set(prices(world.source_text(reply.sources)))
     known_skus = {p.sku for p in world.products()}
     counts = {q for p in products for q in p.stock.values()} | {0}
+    sourced = "\n".join([case.question, world.source_text(case.sources),
+                         world.source_text(reply.sources)])
+    counts |= {int(m.group(1)) for m in STOCK_COUNT.finditer(sourced)}
     bad = [f"${v:,.2f}" for v in prices(reply.text) if not any(same(v, a) for a in allowed)]
     bad += [f"SKU {s}" for s in SKU.findall(reply.text) if s not in known_skus]
     bad += [f"{m.group(0)}" for m in STOCK_COUNT.finditer(reply.text) if int(m.group(1)) not in counts]
@@ -465,10 +469,10 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("correct", 6, correct, "Correct (all facts, nothing invented)"),
+    Metric("correct", 7, correct, "Correct (all facts, nothing invented)"),
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
-    Metric("unsupported_facts", 2, unsupported_facts, "Unsupported facts", higher_is_better=False),
+    Metric("unsupported_facts", 3, unsupported_facts, "Unsupported facts", higher_is_better=False),
     Metric("unsupported_claims", 5, unsupported_claims, "Unsupported claims (names, labels, "
            "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),

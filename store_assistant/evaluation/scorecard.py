@@ -348,7 +348,8 @@ def _targets(results: dict, arms: list[str]) -> list[dict]:
 
 def stale_baseline(results: dict, baseline: dict | None) -> list[str]:
     """Why the baseline may not be comparable: made on other answering code (an arm's config hash:
-    prompts, code, settings) or with other metric versions. Empty when it is current.
+    prompts, code, settings), on another model, or with other metric versions. Empty when it is
+    current.
 
     A comparison with a stale baseline still runs; the scorecard says what changed since."""
     if not baseline:
@@ -361,6 +362,11 @@ def stale_baseline(results: dict, baseline: dict | None) -> list[str]:
         if arm in hashes and arm in old_hashes and hashes[arm] != old_hashes[arm]:
             found.append(f"{arm}: the baseline was {made} on other prompts, code or settings "
                          f"(arm hash {old_hashes[arm]}, now {hashes[arm]})")
+    models, old_models = results.get("models", {}), baseline.get("models", {})
+    for arm in baseline.get("arms", []):
+        if arm in models and arm in old_models and models[arm] != old_models[arm]:
+            found.append(f"{arm}: the baseline was {made} on {old_models[arm]}, this run on "
+                         f"{models[arm]}")
     versions = {m: i["version"] for m, i in results["metrics"].items()}
     for metric, info in baseline.get("metrics", {}).items():
         if metric in versions and info.get("version") != versions[metric]:
@@ -403,15 +409,21 @@ def regressions(rows: list[dict]) -> list[str]:
 def gate_failures(card: dict, arm: str = TARGET_ARM) -> list[str]:
     """Why the CI gate (`pytest eval/`) fails on this scorecard; empty when it passes.
 
-    The gate asks of the product's default arm: no metric in GATED below the baseline's CI; its
-    model writes more of the asked facts than control-null's (paired CI above 0, on the cases the
-    model was asked); RAG states more facts than prompt-only; no unsupported figure; every
-    answer scored."""
+    The gate asks of the product's default arm: no metric in GATED below the baseline's CI; more
+    answers correct than the same pipeline with a model that writes nothing (control-null), and
+    its model writes more of the asked facts (paired CIs above 0); more facts than prompt-only
+    when prompt-only ran; no unsupported figure; every answer scored."""
     rows = {r["arm"]: r for r in card["rows"]}
     failures = list(card["regressions"])
     row = rows.get(arm)
     if row is None:
         return failures + [f"{arm} is not in the run"]
+    beats = (row.get("vs_controls") or {}).get("control-null")
+    if not beats or beats["mean"] is None or beats["lo"] <= 0:
+        shown = "not measured" if not beats or beats["mean"] is None else (
+            f"{beats['mean']:+.3f} [{beats['lo']:+.3f}, {beats['hi']:+.3f}]")
+        failures.append(f"{arm}: correct no more often than with a model that writes nothing "
+                        f"(control-null): {shown}")
     null = row.get("model_vs_null")
     if not null or null["mean"] is None or null["lo"] <= 0:
         shown = "not measured" if not null or null["mean"] is None else (

@@ -105,6 +105,16 @@ def test_an_unknown_sku_is_unsupported(world: World) -> None:
     assert score.value == 1.0 and "1234567" in score.reason
 
 
+def test_a_count_the_cited_policy_gives_is_not_a_made_up_stock_count(world: World) -> None:
+    limits = case(category="policy", question="How many units will we price match?",
+                  facts=(Fact("number", 3, unit="units"),), sources=("policy:price-match#limits",))
+    quoted = "Up to 3 units per product per customer, or the competitor's limit if lower."
+    assert score_reply(limits, reply(quoted), world)["unsupported_facts"].value == 0.0
+    made_up = score_reply(limits, reply("Up to 7 units per customer."), world)
+    assert made_up["unsupported_facts"].value == 1.0 and "7 units" in made_up[
+        "unsupported_facts"].reason
+
+
 def test_not_carried_must_decline(world: World) -> None:
     drone = case(category="not-carried", question="Do you sell drones?", facts=(), sources=(),
                  expect="decline")

@@ -130,6 +130,12 @@ def test_a_baseline_made_on_other_code_or_metrics_is_reported_stale() -> None:
     assert problems[1].startswith("correct: the baseline was scored with version 0, now 1")
     assert "## The baseline is stale" in to_markdown(scorecard(now, then))
     assert scorecard(now, now)["baseline_problems"] == []
+    other = results()
+    other["models"] = {**now.get("models", {}), "rag-hybrid": "local/smollm2-135m"}
+    now["models"] = {**now.get("models", {}), "rag-hybrid": "local/qwen2.5-coder-0.5b"}
+    assert scorecard(now, other)["baseline_problems"] == [
+        "rag-hybrid: the baseline was made on commit unknown (no date) on local/smollm2-135m, "
+        "this run on local/qwen2.5-coder-0.5b"]
 
 
 def test_a_drop_below_the_baselines_ci_is_a_regression() -> None:
@@ -187,13 +193,16 @@ def test_markdown_matches_the_snapshot() -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-def with_null_control(model_facts: list[float | None]) -> dict:
-    """results() plus control-null (the pipeline with a silent model) and the facts rag-hybrid's
-    model wrote on the cases it was asked (c4, c5)."""
+def with_null_control(model_facts: list[float | None],
+                      null_correct: list[int] | None = None) -> dict:
+    """results() plus control-null (the pipeline with a silent model: rag-hybrid's answers, or
+    `null_correct` right) and the facts rag-hybrid's model wrote on the cases it was asked."""
     data = results()
     data["failures"]["rag-hybrid"] = {}
     data["arms"].append("control-null")
     data["scores"]["control-null"] = copy.deepcopy(data["scores"]["rag-hybrid"])
+    for i, right in enumerate(null_correct or []):
+        data["scores"]["control-null"][f"c{i}"]["correct"] = float(right)
     for i, value in enumerate(model_facts):
         data["scores"]["rag-hybrid"][f"c{i}"]["model_facts"] = value
         data["scores"]["control-null"][f"c{i}"]["model_facts"] = None if value is None else 0.0
@@ -203,11 +212,13 @@ def with_null_control(model_facts: list[float | None]) -> dict:
 
 
 def test_the_gate_passes_when_the_model_writes_facts_and_fails_when_it_writes_none() -> None:
-    writes = with_null_control([None] * 4 + [1.0, 1.0])
+    writes = with_null_control([None] * 4 + [1.0, 1.0], null_correct=[0] * 6)
     assert gate_failures(scorecard(writes)) == []
     silent = with_null_control([None] * 4 + [0.0, 0.0])
     failures = gate_failures(scorecard(silent))
-    assert len(failures) == 1 and "writes no more of the asked facts" in failures[0]
+    assert len(failures) == 2, failures
+    assert "correct no more often than with a model that writes nothing" in failures[0]
+    assert "writes no more of the asked facts" in failures[1]
     failures = gate_failures(scorecard(silent, writes))  # and below the baseline's CI
     assert any(f.startswith("rag-hybrid: model_facts 0.000 is below") for f in failures)
 

@@ -167,6 +167,7 @@ def test_a_retrain_whose_registry_cannot_be_written_changes_nothing(tiny, monkey
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pipeline, "register", disk_full)
+    monkeypatch.setattr(pipeline, "PARITY_PROMPTS", 2)  # what is tested is the registry's turn
     config = dataclasses.replace(load_config(folder / "config.toml"), max_steps=2)
     with pytest.raises(OSError, match="No space"):
         pipeline.train_model(settings, config, replace=True, progress=False)
