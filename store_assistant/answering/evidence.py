@@ -27,7 +27,7 @@ from typing import Callable
 
 import Stemmer
 
-from store_assistant.answering.questions import asks_yes_no
+from store_assistant.answering.routing import Asked
 from store_assistant.store.documents import Chunk
 
 CANDIDATES = 5  # ranked lines kept (listed for the checks and the tests)
@@ -51,8 +51,6 @@ _LEADING_YES_NO = re.compile(r"^\W*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+(?:[+.-][a-z0-9]+)*\+?")
 _STEP = re.compile(r"^\d+[.)]\s+")
 # 'the 77 inch', '77"', '65-inch', '2TB', 'the 55 in' -> the variant a per-variant value is for.
-_VARIANT = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:\"|”|-?\s?inch(?:es)?\b|in\b|tb\b|gb\b)",
-                      re.IGNORECASE)
 _COMMON = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "does", "you",
            "what", "what's", "whats", "how", "can", "i", "my", "to", "are", "with", "this", "that",
            "be", "we", "our", "they", "their", "customer", "customers", "there", "any", "if", "at",
@@ -70,13 +68,17 @@ class Candidate:
 @dataclass(frozen=True)
 class Evidence:
     """The numbered lines one question is answered from, and what the checks need of it."""
-    question: str
+    asked: Asked
     candidates: tuple[Candidate, ...]
     names: frozenset[str]  # words of the asked products' names: not evidence of relevance
 
     @property
+    def question(self) -> str:
+        return self.asked.text
+
+    @property
     def yes_no(self) -> bool:
-        return asks_yes_no(self.question)
+        return self.asked.yes_no
 
 
 # --- candidates --------------------------------------------------------------------------------
@@ -123,23 +125,24 @@ def units(chunk: Chunk) -> list[Candidate]:
     return [c for c in found if len(_WORD.findall(c.text.lower())) >= 2]
 
 
-def gather(question: str, chunks: list[Chunk], product_names: list[str],
+def gather(asked: Asked, chunks: list[Chunk], product_names: list[str],
            embed: Callable[[list[str]], list[list[float]]]) -> Evidence | None:
-    """The top CANDIDATES units of the best SECTIONS sections for `question`, best first."""
+    """The top CANDIDATES units of the best SECTIONS sections for the question, best first."""
+    question = asked.text
     pool = [unit for chunk in chunks[:SECTIONS] for unit in units(chunk)]
     if not pool:
         return None
     names = frozenset(w for name in product_names for w in _WORD.findall(name.lower()))
-    asked = _content(question, names)
+    words = _content(question, names)
     vectors = embed([question, *(f"{c.chunk.heading}: {c.text}" for c in pool)])
     rank = {chunk.id: i for i, chunk in enumerate(chunks)}
     scores = []
     for unit, vector in zip(pool, vectors[1:]):
         meaning = sum(a * b for a, b in zip(vectors[0], vector))
-        shared = len(asked & _content(f"{unit.chunk.heading} {unit.text}", names))
+        shared = len(words & _content(f"{unit.chunk.heading} {unit.text}", names))
         scores.append(meaning + 0.06 * min(shared, 4) - 0.02 * rank[unit.chunk.id])
     best = sorted(range(len(pool)), key=lambda i: -scores[i])[:CANDIDATES]
-    return Evidence(question, tuple(pool[i] for i in best), names)
+    return Evidence(asked, tuple(pool[i] for i in best), names)
 
 
 def messages(evidence: Evidence) -> list[dict[str, str]]:
@@ -203,7 +206,7 @@ def check(evidence: Evidence, candidate: Candidate, verdict: str) -> str | None:
     # A figure the question gave ('the Fire HD 10', 'the 2017 MacBook Air') is not a claim.
     if said_figures - figures - set(_NUMBER.findall(evidence.question.replace(",", ""))):
         return "figure"
-    mine, others = per_variant(evidence.question, line)
+    mine, others = per_variant(evidence.asked.sizes, line)
     if mine is not None and (not _states(verdict, mine[0]) or
                              any(_states(verdict, o) for o in others if o not in mine[0])):
         return "variant"  # the asked size's figure, and no other size's
@@ -238,13 +241,13 @@ def _stems(words: set[str]) -> set[str]:
 _PER_VARIANT = re.compile(r"(\d+(?:[.,]\d+)*(?:\s*x\s*\d+(?:[.,]\d+)*)*)([^()\d,;]*)\(([^)]*)\)")
 
 
-def per_variant(question: str, line: str) -> tuple[tuple[str, str, str] | None, set[str]]:
+def per_variant(sizes: tuple[str, ...], line: str) -> tuple[tuple[str, str, str] | None, set[str]]:
     """The (value, unit, variant) `line` gives for the size or variant the question names, and
     the other variants' values, when the line lists one per variant:
-    ('the 77 inch C3', '16.6 kg (55"), 22.5 kg (65"), 33.5 kg (77")') ->
+    (('77',) from 'the 77 inch C3', '16.6 kg (55"), 22.5 kg (65"), 33.5 kg (77")') ->
     (('33.5', ' kg', '77"'), {'16.6', '22.5'}); a 'VESA 300 x 300 mm (55"), 400 x 300 mm (65")'
     value is the whole '400 x 300'."""
-    asked = {m.group(1) for m in _VARIANT.finditer(question)}
+    asked = set(sizes)
     groups = [(" x ".join(re.split(r"\s*x\s*", value.replace(",", ""))), unit, variant)
               for value, unit, variant in _PER_VARIANT.findall(line)]
     if not asked or len(groups) < 2:
@@ -263,7 +266,7 @@ def _states(verdict: str, value: str) -> bool:
 def variant_verdict(evidence: Evidence, line: str) -> str | None:
     """The asked variant's value, stated by code from the line: 'Weight without stand: 17.1 kg
     (55")' for the 55-inch; None when the line does not list values per variant."""
-    mine, _ = per_variant(evidence.question, line)
+    mine, _ = per_variant(evidence.asked.sizes, line)
     if mine is None:
         return None
     value, unit, variant = mine

@@ -1,8 +1,9 @@
 """Policy answers that are arithmetic, computed by code from `manuals/policies/rules.yaml`.
 
 "Volt Plus member bought a tablet on Dec 28, last day to return it?" has one right answer, a date,
-and a small model gets dates wrong. So code reads the question (a purchase date, a price, cash,
-membership, opened or not, the product type), computes from the rules file (a return's last day
+and a small model gets dates wrong. So code reads the question (its purchase date, price and
+membership from the question's record, answering/routing.Asked; here: cash, opened or not, the
+product type), computes from the rules file (a return's last day
 with the holiday extension, the restocking fee, the protection plan price for the band, how a
 cash purchase is refunded) and quotes the policy sentence the figures come from. No model call:
 the answer's path is "data". A question without the figure a rule needs (no purchase date, no
@@ -20,32 +21,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from store_assistant.answering.questions import asks_yes_no
+from store_assistant.answering.questions import MONTHS
+from store_assistant.answering.routing import Asked
 from store_assistant.store.documents import slug
 from store_assistant.store.policy_rules import Rules
 from store_assistant.store.products import Product
 
-_MONTHS = {name: i for i, names in enumerate(
-    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-     ("oct", "october"), ("nov", "november"), ("dec", "december")], 1) for name in names}
-_DATE = re.compile(r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) +
-                   r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.IGNORECASE)
-_NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b")
-_DAYS_AGO = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                       r"thirteen|fourteen|fifteen|twenty|thirty)\s+days?\s+ago\b", re.IGNORECASE)
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen".split())} | {"twenty": 20, "thirty": 30}
-_MONEY = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)|"
-                    r"\b(\d+(?:\.\d{1,2})?)\s*(?:dollars|bucks)\b", re.IGNORECASE)
 _RETURNING = re.compile(r"\b(return\w*|bring (?:it|them|\w+) back|take (?:it|them) back|"
                         r"exchange\w*)\b", re.IGNORECASE)
 _WHEN = re.compile(r"\b(last day|until when|till when|by when|how long|deadline|still|too late|"
                    r"until what|what date|when)\b", re.IGNORECASE)
-_NOT_MEMBER = re.compile(r"\b(no|not an?|isn't an?|without|non-?)\s*(volt plus\s*)?"
-                         r"(member|membership|account)\b|\bnon-?members?\b", re.IGNORECASE)
-_MEMBER = re.compile(r"\b(volt plus|plus member|member)\b", re.IGNORECASE)
 _PLAN = re.compile(r"\b(protection|plan|plans|coverage|extended warranty)\b", re.IGNORECASE)
 _PLAN_PRICE = re.compile(r"\b(how much|price|prices|cost|costs|charge|run|what do(?:es)? .{0,20}"
                          r"(?:pay|cost)|sell)\b", re.IGNORECASE)
@@ -69,57 +54,16 @@ class Computed:
         return "\n\n".join([self.verdict, *shown])
 
 
-# --- reading the question ----------------------------------------------------------------------
-
-def purchase_date(question: str, today: date) -> date | None:
-    """'bought on Dec 28' -> the last Dec 28 on or before today; '8 days ago' -> today - 8."""
-    match = _DATE.search(question)
-    if match:
-        month, day, year = _MONTHS[match.group(1).lower()], int(match.group(2)), match.group(3)
-    else:
-        match = _NUMERIC_DATE.search(question)
-        if match is None:
-            ago = _DAYS_AGO.search(question)
-            if ago is None:
-                return None
-            count = ago.group(1).lower()
-            return today - timedelta(days=int(count) if count.isdigit() else _NUMBER_WORDS[count])
-        month, day, year = int(match.group(1)), int(match.group(2)), match.group(3)
-        if year and len(year) == 2:
-            year = f"20{year}"
-    try:
-        if year:
-            return date(int(year), month, day)
-        this_year = date(today.year, month, day)
-    except ValueError:
-        return None
-    return this_year if this_year <= today else this_year.replace(year=today.year - 1)
-
-
-def amount(question: str) -> float | None:
-    match = _MONEY.search(question)
-    if not match:
-        return None
-    return float((match.group(1) or match.group(2)).replace(",", ""))
-
-
-def membership(question: str) -> bool | None:
-    """True: a Volt Plus member; False: said not to be; None: not said."""
-    if _NOT_MEMBER.search(question):
-        return False
-    return True if _MEMBER.search(question) else None
-
-
 def _has(text: str, words) -> bool:
     return any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text, re.IGNORECASE) for w in words)
 
 
 # --- the answers -------------------------------------------------------------------------------
 
-def answer(question: str, products: list[Product], today: date, rules: Rules) -> Computed | None:
-    """The computed answer to `question`, or None when no rule computes it."""
+def answer(asked: Asked, products: list[Product], rules: Rules) -> Computed | None:
+    """The computed answer to the question, or None when no rule computes it."""
     for compute in (_cash_refund, _restocking_fee, _plan_price, _return_window):
-        found = compute(question, products, today, rules)
+        found = compute(asked, products, rules)
         if found is not None:
             return found
     return None
@@ -153,10 +97,11 @@ def _day(d: date) -> str:
     return f"{d:%A}, {d:%B} {d.day}, {d.year}"
 
 
-def _return_window(question, products, today, rules) -> Computed | None:
+def _return_window(asked: Asked, products: list[Product], rules: Rules) -> Computed | None:
+    question, today = asked.text, asked.today
     if not (_RETURNING.search(question) and _WHEN.search(question)):
         return None
-    bought = purchase_date(question, today)
+    bought = asked.bought
     if bought is None:
         return None
     window = rules["return_window"]
@@ -164,7 +109,7 @@ def _return_window(question, products, today, rules) -> Computed | None:
     first = _date_in(holiday["from"], bought.year)
     last = _date_in(holiday["to"], bought.year)
     until = _date_in(holiday["until"], bought.year + 1)
-    member = membership(question)
+    member = asked.member
     kinds = [True] if member else [False] if member is False else [False, True]
     ends, cited, extended = [], [], False
     for is_member in kinds:
@@ -185,7 +130,7 @@ def _return_window(question, products, today, rules) -> Computed | None:
         ends = [("standard or Volt Plus member", ends[0][1], ends[0][2])]
     shown = "; ".join(f"{_day(end)} ({who}: {why})" for who, end, why in ends)
     verdict = f"Last day to return: {shown}. Bought {_day(bought)}."
-    if asks_yes_no(question) and len(ends) == 1:
+    if asked.yes_no and len(ends) == 1:
         end = ends[0][1]
         verdict = (f"Yes, it can still be returned until {_day(end)} ({ends[0][2]})." if today <= end
                    else f"No, the return window ended on {_day(end)} ({ends[0][2]}).")
@@ -196,16 +141,17 @@ def _return_window(question, products, today, rules) -> Computed | None:
 
 def _date_in(text: str, year: int) -> date:
     month, day = text.split()
-    return date(year, _MONTHS[month.lower()], int(day))
+    return date(year, MONTHS[month.lower()], int(day))
 
 
-def _restocking_fee(question, products, today, rules) -> Computed | None:
+def _restocking_fee(asked: Asked, products: list[Product], rules: Rules) -> Computed | None:
+    question, today = asked.text, asked.today
     if not re.search(r"\brestock\w*|\bfee\b", question, re.IGNORECASE) or not (
             re.search(r"\brestock\w*", question, re.IGNORECASE) or _RETURNING.search(question)):
         return None
     fee = rules["restocking_fee"]
     exempt = fee["exempt"]
-    yes_no = asks_yes_no(question)
+    yes_no = asked.yes_no
     no = "No, there is no " if yes_no else "No "
     if _has(question, exempt["unopened"]) and not _OPENED.search(question):
         return _computed(f"{no}restocking fee: the item is unopened.", "restocking_fee", rules,
@@ -228,7 +174,7 @@ def _restocking_fee(question, products, today, rules) -> Computed | None:
         verdict = (f"{'Yes, ' if yes_no else ''}${kind['flat']} flat{opened} "
                    f"({kind['name']}).")
     else:
-        price, whose = amount(question), ""
+        price, whose = asked.paid, ""
         if price is None and products:
             price, whose = products[0].effective_price(today), "today's price of "
         figure = (f": ${price * kind['percent'] / 100:,.2f} on {whose}${price:,.2f}" if price
@@ -251,35 +197,37 @@ def _product_type(question: str, products: list[Product], kinds: list[dict]):
     return None, None
 
 
-def _cash_refund(question, products, today, rules) -> Computed | None:
+def _cash_refund(asked: Asked, products: list[Product], rules: Rules) -> Computed | None:
+    question = asked.text
     if not (re.search(r"\bcash\b", question, re.IGNORECASE) and
             re.search(r"\b(refund\w*|return\w*|back)\b", question, re.IGNORECASE)):
         return None
-    paid = amount(question)
+    paid = asked.paid
     if paid is None:
         return None
     rule = rules["cash_refund"]
     limit, days = rule["limit"], rule["check_days"]
-    asked = re.split(r"(?<=[.!?])\s+", question.strip())[-1]
+    last = re.split(r"(?<=[.!?])\s+", question.strip())[-1]  # the sentence that asks
     by_check = paid > limit
     if by_check:
         said = (f"${paid:,.2f} is above the ${limit:,} cash limit: the refund is issued as a "
                 f"mailed check within {days} business days.")
     else:
         said = f"cash purchases up to ${limit:,} are refunded in cash (${paid:,.2f})."
-    if asks_yes_no(question) and re.search(r"\bcash\b", asked, re.IGNORECASE):
+    if asked.yes_no and re.search(r"\bcash\b", last, re.IGNORECASE):
         said = ("No, " if by_check else "Yes, ") + said
-    elif asks_yes_no(question) and re.search(r"\bcheck\b", asked, re.IGNORECASE):
+    elif asked.yes_no and re.search(r"\bcheck\b", last, re.IGNORECASE):
         said = ("Yes, " if by_check else "No, ") + said
     else:
         said = said[0].upper() + said[1:]
     return _computed(said, "cash_refund", rules, [rule["cite"]])
 
 
-def _plan_price(question, products, today, rules) -> Computed | None:
+def _plan_price(asked: Asked, products: list[Product], rules: Rules) -> Computed | None:
+    question, today = asked.text, asked.today
     if not (_PLAN.search(question) and _PLAN_PRICE.search(question)):
         return None
-    price, whose = amount(question), ""
+    price, whose = asked.paid, ""
     if price is None and len(products) == 1:
         price = products[0].effective_price(today)
         whose = f" (today's price of {products[0].name})"
@@ -302,7 +250,7 @@ def _plan_price(question, products, today, rules) -> Computed | None:
     else:
         sold = _terms(prices, note)
     verdict = f"${price:,.2f}{whose} is in the {band['cite'].split('|')[1].strip()} band: {sold}."
-    if asks_yes_no(question) and years is not None:
+    if asked.yes_no and years is not None:
         verdict = ("Yes, " if years in prices else "No, ") + verdict
     return _computed(verdict, "plan_prices", rules, [plans["cite_band"], band["cite"]])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date, timedelta
 from typing import Iterable, Mapping
 
 from store_assistant.errors import DataError
@@ -141,6 +142,15 @@ def stores_named(text: str, stores: list[str]) -> list[str]:
     """The stores `text` names as words: 'Is it at Downtown?' -> ['downtown']."""
     return [s for s in stores if re.search(rf"\b{re.escape(s)}\b", text, re.IGNORECASE)]
 
+_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:\"|”|-?\s?inch(?:es)?\b|in\b|tb\b|gb\b)",
+                      re.IGNORECASE)
+
+
+def sizes_named(question: str) -> tuple[str, ...]:
+    """The sizes or capacities a question names: 'the 77 inch C3', 'the 65" one' -> ('77',)."""
+    return tuple(dict.fromkeys(m.group(1) for m in _SIZE.finditer(question)))
+
+
 def asks_inventory(question: str) -> bool:
     """A question the inventory table answers whole: price, promotion, stock, not specs or policy."""
     return bool((_ASKS_PRICE.search(question) or _ASKS_STOCK.search(question)
@@ -172,3 +182,63 @@ def asks_yes_no(question: str) -> bool:
     asked = [s for s in sentences[:-1] if s.endswith("?")] + sentences[-1:]
     return any(_YES_NO.match(re.sub(r"^(so|ok|hey|and|but)\W+", "", clause, flags=re.I))
                for sentence in asked for clause in re.split(r"[,;:]\s*", sentence))
+
+
+# --- dates and amounts ---------------------------------------------------------------------
+
+MONTHS = {name: i for i, names in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+     ("oct", "october"), ("nov", "november"), ("dec", "december")], 1) for name in names}
+_DATE = re.compile(r"\b(" + "|".join(sorted(MONTHS, key=len, reverse=True)) +
+                   r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b")
+_DAYS_AGO = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                       r"thirteen|fourteen|fifteen|twenty|thirty)\s+days?\s+ago\b", re.IGNORECASE)
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen".split())} | {"twenty": 20, "thirty": 30}
+_MONEY = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)|"
+                    r"\b(\d+(?:\.\d{1,2})?)\s*(?:dollars|bucks)\b", re.IGNORECASE)
+_NOT_MEMBER = re.compile(r"\b(no|not an?|isn't an?|without|non-?)\s*(volt plus\s*)?"
+                         r"(member|membership|account)\b|\bnon-?members?\b", re.IGNORECASE)
+_MEMBER = re.compile(r"\b(volt plus|plus member|member)\b", re.IGNORECASE)
+
+
+def purchase_date(question: str, today: date) -> date | None:
+    """'bought on Dec 28' -> the last Dec 28 on or before today; '8 days ago' -> today - 8."""
+    match = _DATE.search(question)
+    if match:
+        month, day, year = MONTHS[match.group(1).lower()], int(match.group(2)), match.group(3)
+    else:
+        match = _NUMERIC_DATE.search(question)
+        if match is None:
+            ago = _DAYS_AGO.search(question)
+            if ago is None:
+                return None
+            count = ago.group(1).lower()
+            return today - timedelta(days=int(count) if count.isdigit() else _NUMBER_WORDS[count])
+        month, day, year = int(match.group(1)), int(match.group(2)), match.group(3)
+        if year and len(year) == 2:
+            year = f"20{year}"
+    try:
+        if year:
+            return date(int(year), month, day)
+        this_year = date(today.year, month, day)
+    except ValueError:
+        return None
+    return this_year if this_year <= today else this_year.replace(year=today.year - 1)
+
+
+def amount(question: str) -> float | None:
+    match = _MONEY.search(question)
+    if not match:
+        return None
+    return float((match.group(1) or match.group(2)).replace(",", ""))
+
+
+def membership(question: str) -> bool | None:
+    """True: a Volt Plus member; False: said not to be; None: not said."""
+    if _NOT_MEMBER.search(question):
+        return False
+    return True if _MEMBER.search(question) else None

@@ -19,13 +19,11 @@ from store_assistant.config import Settings
 from store_assistant.errors import DataError, RetrievalError
 from store_assistant.answering.data_answers import (cited, fact_line, inventory_answer, quote,
                                                     recommend)
-from store_assistant.answering import evidence, policy_rules
+from store_assistant.answering import evidence, policy_rules, routing
 from store_assistant.store import policy_rules as rules_file
 from store_assistant.answering.guard import Grounding, injected
 from store_assistant.answering.linking import link_products
-from store_assistant.answering.questions import (asked_category, asks_inventory, asks_price,
-                                                 asks_promotion, asks_stock, budget, is_choosing,
-                                                 is_follow_up, not_carried, stores_named)
+from store_assistant.answering.questions import stores_named
 from store_assistant.store.inventory import Inventory, inventory_path
 from store_assistant.store.products import Product, money
 from store_assistant.store.documents import Chunk
@@ -49,22 +47,18 @@ SHORT_SECTION_WORDS = 40  # a sub-section shorter than this is shown under its p
 SCOPED_DEPTH = 30  # deep enough that a named product's sections are in it after the filter
 _COMPARES = re.compile(r"\b(compare[sd]?|comparison|vs\.?|versus|differen(?:ce|t)|better|worse|"
                        r"alternatives?|similar|instead)\b", re.IGNORECASE)
-# A comparison for the evidence path: 'instead' or 'different' alone ask no comparison.
-_COMPARING = re.compile(r"\b(compare[sd]?|comparison|vs\.?|versus|difference|better|worse|"
-                        r"alternatives?|similar)\b", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _FUNCTION_WORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or", "do", "does",
                    "you", "what", "what's", "whats", "how", "can", "i", "my", "to", "are", "with",
                    "this", "that", "be", "have", "has", "there", "about", "tell", "me", "s"}
 
 
-def in_scope(question: str, links: list) -> list[Product]:
+def in_scope(asked: routing.Asked) -> list[Product]:
     """The products whose excerpts alone may answer: those the question names, unless it names
     one and compares it with others ("Is the XM5 better than other headphones?")."""
-    named = [link.product for link in links if link.how != "retrieval"]
-    if len(named) == 1 and _COMPARES.search(question):
+    if len(asked.named) == 1 and _COMPARES.search(asked.text):
         return []
-    return named
+    return asked.named
 
 
 def topic_query(query: str, products: list[Product]) -> str:
@@ -118,22 +112,18 @@ class RagStrategy(Strategy):
 
     def _prepare(self, question: str, history: list[dict[str, str]]) -> Draft:
         today = self.today or date.today()
-        earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
-        follow_up = bool(earlier) and is_follow_up(question)
-        query = f"{earlier[-300:]} {question}" if follow_up else question
+        asked = routing.read(question, today, self.inventory, history)
         self.knowledge.refresh()  # a manual edited on disk is answered from its new text
-        named = self._store_sections(question)
+        named = self._store_sections(asked)
         first = {hit.chunk for hit in named}
-        links = link_products(question, self.inventory)
-        if follow_up and not links:
-            links = link_products(earlier, self.inventory)  # "and is it in stock downtown?"
-        scope = in_scope(question, links)
+        scope = in_scope(asked)
         # Five sections are ranked and listed as sources (hit@5 in the evaluation); the prompt
         # has the top k that fit its word budget.
-        ranking = (self._scoped(query, scope) if scope else
-                   self.knowledge.sections(query, mode=self.mode, k=max(self.k, RANKED)))
+        ranking = (self._scoped(asked.query, scope) if scope else
+                   self.knowledge.sections(asked.query, mode=self.mode, k=max(self.k, RANKED)))
         ranked = distinct([*named, *(hit for hit in ranking if hit.chunk not in first)])
         hits = ranked[:self.k]
+        links = list(asked.links)
         if not links:
             # Products found only through retrieval count when the best excerpt is a product
             # manual; for "Can I return an opened camera?" the returns policy wins and no product
@@ -146,53 +136,60 @@ class RagStrategy(Strategy):
         if self.knowledge.problem:  # a broken file on disk: answering from the last good index
             flags.append("index_not_updated")
         retrieved = [p.sku for p in products] + [h.chunk.id for h in ranked]
-
-        category, limit = asked_category(question), budget(question)
-        if category and is_choosing(question) and not any(l.how != "retrieval" for l in links):
-            # "Top 3 laptops under $800" is a query on the inventory: the data answers it whole.
-            # A 135M model asked to describe the picks invents specs the guard cannot check.
-            picks = recommend(self.inventory, category, limit, today)
-            flag = f"recommended:{category}" + (f":<={limit:g}" if limit else "")
-            return Draft(messages=[], sources=self._product_sources(picks, today), flags=[flag],
-                         reply=self._data_answer(question, picks, [], today, limit, category),
-                         retrieved=[p.sku for p in picks])
-
-        strong = [link.product for link in links if link.how != "retrieval"]
-        computed = None if follow_up else self._computed(question, strong, today, flags)
-        if computed is not None:
-            # "Volt Plus member, bought Dec 28: last day to return?" is arithmetic on the policy.
-            return Draft(messages=[], flags=[*flags, f"computed:{computed.rule}"],
-                         retrieved=retrieved, reply=computed.text(),
-                         sources=self._product_sources(strong, today) + [
-                             Source(id=doc, title=computed.title, heading=heading, text=quote,
-                                    kind="policy") for doc, heading, quote in computed.quotes])
-        if strong and asks_inventory(question):
-            # "Is the Yoga 720 on sale?" is a lookup: the table answers it, exactly and at once.
-            return Draft(messages=[], sources=self._product_sources(strong, today),
-                         flags=[*flags, "answered_from_inventory"], retrieved=retrieved,
-                         reply=inventory_answer(question, strong, today, self.inventory.stores()))
-
-        thing = not_carried(question)
-        if thing and not any(link.how in ("sku", "model", "alias") for link in links):
-            draft = self._decline(thing, hits, today)
-            draft.retrieved = retrieved
-            return draft
-
-        facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
         withheld = [h for h in hits if injected(h.chunk.text)]
         flags += [f"excerpt_withheld:{h.chunk.id}" for h in withheld]
-        if self._reads_the_manual(question, follow_up, strong):
-            draft = self._evidence(question, [h for h in ranked if not injected(h.chunk.text)],
-                                   products, today, flags, retrieved)
-            if draft is not None:
+
+        for path in routing.route(asked, self.settings.evidence_first):
+            if path == "recommend":
+                # "Top 3 laptops under $800" is a query on the inventory: the data answers it
+                # whole. A small model asked to describe the picks invents specs.
+                picks = recommend(self.inventory, asked.category, asked.budget, today)
+                flag = f"recommended:{asked.category}" + (
+                    f":<={asked.budget:g}" if asked.budget else "")
+                return Draft(messages=[], sources=self._product_sources(picks, today),
+                             flags=[flag], retrieved=[p.sku for p in picks],
+                             reply=self._data_answer(asked, picks, [], today))
+            if path == "computed" and (computed := self._computed(asked, flags)) is not None:
+                # "Volt Plus member, bought Dec 28: last day to return?" is arithmetic.
+                return Draft(messages=[], flags=[*flags, f"computed:{computed.rule}"],
+                             retrieved=retrieved, reply=computed.text(),
+                             sources=self._product_sources(asked.named, today) + [
+                                 Source(id=doc, title=computed.title, heading=heading,
+                                        text=quote, kind="policy")
+                                 for doc, heading, quote in computed.quotes])
+            if path == "inventory":
+                # "Is the Yoga 720 on sale?" is a lookup: the table answers it, exactly, at once.
+                return Draft(messages=[], sources=self._product_sources(asked.named, today),
+                             flags=[*flags, "answered_from_inventory"], retrieved=retrieved,
+                             reply=inventory_answer(question, asked.named, today,
+                                                    self.inventory.stores()))
+            if path == "decline":
+                draft = self._decline(asked.not_carried, hits, today)
+                draft.retrieved = retrieved
                 return draft
+            if path == "evidence":
+                draft = self._evidence(asked, [h for h in ranked if not injected(h.chunk.text)],
+                                       products, flags, retrieved)
+                if draft is not None:
+                    return draft
+        return self._model_draft(asked, history, products, named, hits, withheld, ranked, flags,
+                                 retrieved)
+
+    def _model_draft(self, asked: routing.Asked, history: list[dict[str, str]],
+                     products: list[Product], named: list[Hit], hits: list[Hit],
+                     withheld: list[Hit], ranked: list[Hit], flags: list[str],
+                     retrieved: list[str]) -> Draft:
+        """The model over the facts and the excerpts that fit the word budget; the guard checks
+        what it writes against them."""
+        today = asked.today
+        facts = "\n".join(f"- {fact_line(p, today)}" for p in products) or "- (no product named)"
         context_hits = self._within_budget([h for h in hits if h not in withheld])
         context = "\n\n".join(f"[{c.title} > {c.heading}]\n{c.text}"
                               for c in self._with_parents([h.chunk for h in context_hits])
                               ) or "(none found)"
         system = self._system + "\n\n" + render("rag", facts=facts, context=context)
         messages = [{"role": "system", "content": system}, *history,
-                    {"role": "user", "content": question}]
+                    {"role": "user", "content": asked.text}]
         sources = self._product_sources(products, today)
         # Always the five best sections: the ones the model read, then the next ones retrieval
         # ranked, so a wrong first excerpt leaves the staff member somewhere else to look.
@@ -201,16 +198,16 @@ class RagStrategy(Strategy):
                            text=h.chunk.text, kind=h.chunk.kind, page=h.chunk.page,
                            read=h in context_hits)
                     for h in [*context_hits, *more][:RANKED]]
+        limit = asked.budget
         grounding = Grounding(
             text="\n".join([facts, context, money(limit) if limit else ""]), products=products,
-            today=today, question=question, stores=self.inventory.stores(), names=self._names,
+            today=today, asked=asked, stores=self.inventory.stores(), names=self._names,
             # Built only if the guard needs it: quoting embeds the sections' lines.
-            fallback=lambda: self._data_answer(question, products, named or context_hits, today,
-                                               limit, category))
+            fallback=lambda: self._data_answer(asked, products, named or context_hits, today))
         return Draft(messages=messages, sources=sources, flags=flags, grounding=grounding,
                      retrieved=retrieved)
 
-    def _computed(self, question: str, products: list[Product], today: date, flags: list[str]):
+    def _computed(self, asked: routing.Asked, flags: list[str]):
         """A policy answer computed from the rules file, or None (answering/policy_rules.py)."""
         try:
             rules = rules_file.load(self.settings.policies_dir)
@@ -218,25 +215,17 @@ class RagStrategy(Strategy):
             log.warning("%s", exc)
             flags.append("policy_rules_unreadable")
             return None
-        return policy_rules.answer(question, products, today, rules) if rules else None
+        return policy_rules.answer(asked, asked.named, rules) if rules else None
 
     # --- evidence-first answers ---
 
-    def _reads_the_manual(self, question: str, follow_up: bool, named: list[Product]) -> bool:
-        """A question one manual or policy line answers: not a follow-up (its subject is in the
-        history), not a comparison, not a named product's price, stock or promotion (a policy
-        question about a price match or a refund is a policy question)."""
-        if not self.settings.evidence_first:
-            return False
-        inventory = asks_price(question) or asks_stock(question) or asks_promotion(question)
-        return not (follow_up or _COMPARING.search(question) or (named and inventory))
-
-    def _evidence(self, question: str, ranked: list[Hit], products: list[Product], today: date,
+    def _evidence(self, asked: routing.Asked, ranked: list[Hit], products: list[Product],
                   flags: list[str], retrieved: list[str]) -> Draft | None:
         """The model chooses among numbered lines and writes the verdict; `_finish` checks it and
         quotes the line (answering/evidence.py)."""
         names = [" ".join([p.brand or "", p.model or "", *p.aliases, p.name]) for p in products]
-        found = evidence.gather(question, [h.chunk for h in ranked], names,
+        today = asked.today
+        found = evidence.gather(asked, [h.chunk for h in ranked], names,
                                 embedder(self.settings).embed)
         if found is None:
             return None
@@ -248,7 +237,7 @@ class RagStrategy(Strategy):
         facts = "\n".join(fact_line(p, today) for p in products)
         grounding = Grounding(
             text="\n".join([facts, *(c.text for c in chunks)]), products=products, today=today,
-            question=question, stores=self.inventory.stores(), names=self._names,
+            asked=asked, stores=self.inventory.stores(), names=self._names,
             fallback=lambda: evidence.cited(found.candidates[0]))
         return Draft(messages=evidence.messages(found), sources=sources,
                      flags=[*flags, "evidence"], grounding=grounding, retrieved=retrieved,
@@ -286,16 +275,16 @@ class RagStrategy(Strategy):
             return [*own, *policies]
         return [hit for pair in zip_longest(policies, own) for hit in pair if hit is not None]
 
-    def _store_sections(self, question: str) -> list[Hit]:
+    def _store_sections(self, asked: routing.Asked) -> list[Hit]:
         """The policy section about a store the question names, when it asks where or when.
 
         "What are the opening hours of the Downtown store?" ranked the Downtown section 5th, below
         pickup and trade-in sections that list every store's hours, and the model read Northgate's.
         The store's own section is the answer, so it goes first.
         """
-        if not _STORE_INFO.search(question):
+        if not _STORE_INFO.search(asked.text):
             return []
-        named = stores_named(question, self.inventory.stores())
+        named = list(asked.stores)
         return [Hit(chunk, 1.0) for chunk in self.knowledge.chunks.values()
                 if named and chunk.kind == "policy" and stores_named(chunk.heading, named)]
 
@@ -318,10 +307,11 @@ class RagStrategy(Strategy):
         return [Source(id=p.sku, title=p.name, heading="Inventory", text=fact_line(p, today),
                        kind="inventory") for p in products]
 
-    def _data_answer(self, question: str, products: list, hits: list[Hit], today: date,
-                     limit: float | None, category: str | None) -> str:
+    def _data_answer(self, asked: routing.Asked, products: list, hits: list[Hit],
+                     today: date) -> str:
         """The answer the data gives on its own, used when the model's answer fails the guard."""
-        if category and is_choosing(question):
+        question, category, limit = asked.text, asked.category, asked.budget
+        if category and asked.choosing:
             within = f" under {money(limit)}" if limit else ""
             if not products:
                 return f"We have no {category} in stock{within} right now."
@@ -342,8 +332,7 @@ class RagStrategy(Strategy):
         answer = cited(*quoted)
         if only_names(question, products):
             return f"{inventory}\n\n{answer}"
-        if products and (asks_price(question) or asks_stock(question) or asks_promotion(question)
-                         or stores_named(question, self.inventory.stores())):
+        if products and (asked.inventory_facts or asked.stores):
             return f"{answer}\n\n{inventory}"
         return answer
 

@@ -38,7 +38,7 @@ LEAK_RATIO = 90  # rapidfuzz ratio and token_set_ratio at which a heldout questi
 REQUIRED = ("id", "category", "split", "question", "reference", "facts", "sources")
 OPTIONAL = ("history", "group", "expect", "must_not", "recommend", "tags")
 FACT_FIELDS = ("type", "value", "store", "unit", "any")
-_ID = re.compile(r"[a-z0-9-]+")
+_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")  # specs-001, lg-c3-hdr10-plus
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _is_number(value) -> bool:
 
 # field -> (check, what it must be); category and facts have checks of their own.
 _SHAPES = {
-    "id": (lambda v: isinstance(v, str) and bool(_ID.fullmatch(v)), "text of a-z, 0-9 and '-'"),
+    "id": (lambda v: isinstance(v, str) and bool(_ID.fullmatch(v)), "lower-case words and numbers joined by '-' (specs-001)"),
     "split": (lambda v: v in SPLITS, "'dev' or 'heldout'"),
     "question": (is_text, "non-empty text"),
     "reference": (is_text, "non-empty text"),

@@ -27,7 +27,7 @@ ASKS = ("specs", "variant-spec", "compatibility", "in-the-box", "setup", "troubl
 KINDS = ("yesno", "value", "steps")
 REQUIRED = ("id", "split", "asks", "kind", "question", "paraphrases", "must_say", "gold")
 OPTIONAL = ("answer", "must_not_say", "computed")
-_ID = re.compile(r"[a-z0-9-]+")
+_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")  # specs-001, lg-c3-hdr10-plus
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _case(entry: object, where: str) -> ReadingCase:
         raise DataError(f"{where}: missing {missing}, unknown {unknown}")
     where = f"{where} ({entry['id']})"
     if not isinstance(entry["id"], str) or not _ID.fullmatch(entry["id"]):
-        raise DataError(f"{where}: id must be lowercase a-z, 0-9 and '-'")
+        raise DataError(f"{where}: id must be lower-case words and numbers joined by '-' (lg-c3-hdr10)")
     if entry["split"] not in ("dev", "heldout"):
         raise DataError(f"{where}: split must be dev or heldout")
     if entry["asks"] not in ASKS or entry["kind"] not in KINDS:

@@ -145,7 +145,9 @@ def unsupported_facts(case: GoldenCase, reply: Reply, world: World) -> Score:
     A price is supported when it is a price (regular, promotion or today's) of a product the case
     or the answer is about, or a $ figure in the question or the policy text the case cites; a
     count ("3 units") when it is a stock count of such a product, or a count in the question or
-    in that text (version 3: "up to 3 units per customer" quoted from the price-match policy)."""
+    in that text (version 3: "up to 3 units per customer" quoted from the price-match policy).
+    Version 4: counts are read by the metric's own pattern ("2 are available" too), not the
+    guard's."""
     products = _in_play(case, reply, world)
     allowed = {v for p in products for v in _product_prices(p)}
     allowed |= set(prices(case.question)) | set(prices(world.source_text(case.sources)))
@@ -403,7 +405,7 @@ def claims_unsupported(text: str, evidence: str) -> list[str]:
     return bad
 
 
-_NUMERAL = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_NUMERAL = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")  # 1,299.99; not the guard's figure pattern
 _NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten "
                                              "eleven twelve".split())}
 
@@ -469,11 +471,11 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("correct", 7, correct, "Correct (all facts, nothing invented)"),
+    Metric("correct", 8, correct, "Correct (all facts, nothing invented)"),
     Metric("fact_accuracy", 4, fact_accuracy, "Fact accuracy"),
     Metric("model_facts", 2, model_facts, "Facts the model wrote (before the guard)"),
-    Metric("unsupported_facts", 3, unsupported_facts, "Unsupported facts", higher_is_better=False),
-    Metric("unsupported_claims", 5, unsupported_claims, "Unsupported claims (names, labels, "
+    Metric("unsupported_facts", 4, unsupported_facts, "Unsupported facts", higher_is_better=False),
+    Metric("unsupported_claims", 6, unsupported_claims, "Unsupported claims (names, labels, "
            "figures not in the sources)", higher_is_better=False),
     Metric("refusal", 2, refusal, "Refusal correctness"),
     Metric("hit_at_5", 1, hit_at_5, "Retrieval hit@5"),

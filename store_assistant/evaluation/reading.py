@@ -164,7 +164,10 @@ def forbidden_said(case: GoldenCase, text: str) -> list[str]:
 # answering code: a bug there (a product linked wrongly, a SKU pattern too loose) would then hide
 # itself in the score that is meant to catch it.
 SKU = re.compile(r"(?<![\d$.,])\b\d{7}\b(?![.,]\d)")
-STOCK_COUNT = re.compile(r"(\d+)\s+(?:units?|in stock|left|available|pieces)\b", re.IGNORECASE)
+# A count of things on hand: "3 units", "2 are available", "4 more in stock". Written apart from
+# the guard's stock check (answering/guard/figures.py), which this metric judges.
+STOCK_COUNT = re.compile(r"\b(\d+)\s+(?:(?:more|are|is|still)\s+)?"
+                         r"(?:units?|pieces?|in\s+stock|left|available|on\s+hand)\b", re.IGNORECASE)
 
 
 def _squashed(text: str) -> str:

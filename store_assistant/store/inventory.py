@@ -16,7 +16,7 @@ import math
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Literal
 
@@ -27,37 +27,14 @@ from store_assistant.store.inventory_csv import (MAX_PRICE, MAX_STOCK, PROMO_COL
                                            Record, cents, cents_text, read_records,
                                            read_source, write_records)
 
+from store_assistant.store.inventory_db import (SCHEMA, diff, escape_like, log_changes, now,
+                                                product_count, products_where, record_of, save,
+                                                stores_of)
+
 if TYPE_CHECKING:
     from store_assistant.config import Settings
 
 SET_UP_HINT = "Run `make data` or `store-assistant inventory import manuals/inventory.csv`."
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS stores (id TEXT PRIMARY KEY, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS products (
-    sku TEXT PRIMARY KEY, name TEXT NOT NULL, brand TEXT NOT NULL, category TEXT NOT NULL,
-    model TEXT NOT NULL, price_cents INTEGER NOT NULL CHECK (price_cents > 0),
-    promo_price_cents INTEGER, promo_start TEXT, promo_end TEXT, promo_text TEXT,
-    aisle TEXT NOT NULL, manual TEXT NOT NULL, aliases TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    CHECK (promo_price_cents IS NULL OR promo_price_cents < price_cents));
-CREATE TABLE IF NOT EXISTS stock (
-    sku TEXT NOT NULL REFERENCES products(sku), store TEXT NOT NULL REFERENCES stores(id),
-    qty INTEGER NOT NULL CHECK (qty >= 0), PRIMARY KEY (sku, store));
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL,
-    sku TEXT NOT NULL, field TEXT NOT NULL, old TEXT, new TEXT);
-CREATE INDEX IF NOT EXISTS audit_by_sku ON audit_log (sku, id);
--- Append-only, enforced by the database, not by convention.
-CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-_COLUMNS = ("sku, name, brand, category, model, price_cents, promo_price_cents, promo_start, "
-            "promo_end, promo_text, aisle, manual, aliases, version")
-
 
 def inventory_path(settings: "Settings") -> Path:
     return settings.data_dir / "inventory.db"
@@ -96,8 +73,8 @@ class Inventory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
-            db.executescript(_SCHEMA)
-            if not create and not _stores(db):
+            db.executescript(SCHEMA)
+            if not create and not stores_of(db):
                 raise InventoryError(f"The inventory database at {self.path} is empty. "
                                      f"{SET_UP_HINT}")
 
@@ -105,19 +82,19 @@ class Inventory:
 
     def stores(self) -> list[str]:
         with self._reading() as db:
-            return _stores(db)
+            return stores_of(db)
 
     def lookup(self, sku: str) -> Product | None:
         with self._reading() as db:
-            found = _products(db, "WHERE sku = ?", (str(sku).strip(),))
+            found = products_where(db, "WHERE sku = ?", (str(sku).strip(),))
         return found[0] if found else None
 
     def products(self, category: str | None = None) -> list[Product]:
         """Every product in file order, or those of one category ([] for an unknown one)."""
         with self._reading() as db:
             if category is None:
-                return _products(db)
-            return _products(db, "WHERE category = ?", (category,))
+                return products_where(db)
+            return products_where(db, "WHERE category = ?", (category,))
 
     def search(self, text: str, limit: int = 20) -> list[Product]:
         """Products whose sku, name, brand, model or aliases contain every word of `text`.
@@ -133,11 +110,11 @@ class Inventory:
         haystack = "(sku || char(10) || name || char(10) || brand || char(10) || model " \
                    "|| char(10) || aliases)"
         where = "WHERE " + " AND ".join(f"{haystack} LIKE ? ESCAPE '\\'" for _ in words)
-        params = [f"%{_escape(word)}%" for word in words]
+        params = [f"%{escape_like(word)}%" for word in words]
         order = "ORDER BY sku = ? DESC, name LIKE ? ESCAPE '\\' DESC, rowid LIMIT ?"
         phrase = " ".join(words)
         with self._reading() as db:
-            return _products(db, where, (*params, phrase, f"%{_escape(phrase)}%", limit), order)
+            return products_where(db, where, (*params, phrase, f"%{escape_like(phrase)}%", limit), order)
 
     def categories(self) -> list[str]:
         with self._reading() as db:
@@ -159,8 +136,8 @@ class Inventory:
         and two databases holding the same data agree, so caches keyed on it stay valid.
         """
         with self._reading() as db:
-            stores = _stores(db)
-            records = [_record(p) for p in _products(db, order="ORDER BY sku")]
+            stores = stores_of(db)
+            records = [record_of(p) for p in products_where(db, order="ORDER BY sku")]
         payload = json.dumps([stores, records], sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:12]
 
@@ -182,29 +159,29 @@ class Inventory:
         sha = hashlib.sha256(raw).hexdigest()
         with self._writing() as db:
             last = db.execute("SELECT value FROM meta WHERE key = 'last_import_sha'").fetchone()
-            if not force and last and last[0] == sha and _count(db):
+            if not force and last and last[0] == sha and product_count(db):
                 if before_commit:
                     before_commit()
                 return ImportReport(0, 0, 0, skipped=True)
-            known = _stores(db)
+            known = stores_of(db)
             stores, records = read_records(data, name, known)
             if not known:
                 db.executemany("INSERT INTO stores (id, position) VALUES (?, ?)",
                                [(store, i) for i, store in enumerate(stores)])
-            existing = {p.sku: p for p in _products(db)}
-            at = _now()
+            existing = {p.sku: p for p in products_where(db)}
+            at = now()
             added = updated = 0
             for record in records:
                 current = existing.get(record["sku"])
                 if current is None:
-                    _save(db, record, stores, version=1)
-                    _log(db, at, actor, record["sku"], [("product", None, "added")])
+                    save(db, record, stores, version=1)
+                    log_changes(db, at, actor, record["sku"], [("product", None, "added")])
                     added += 1
                     continue
-                changes = _diff(_record(current), record)
+                changes = diff(record_of(current), record)
                 if changes:
-                    _save(db, record, stores, version=current.version + 1)
-                    _log(db, at, actor, record["sku"], changes)
+                    save(db, record, stores, version=current.version + 1)
+                    log_changes(db, at, actor, record["sku"], changes)
                     updated += 1
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_import_sha', ?)",
                        (sha,))
@@ -216,8 +193,8 @@ class Inventory:
         """Write every product in the import format, atomically; returns how many."""
         path = Path(path)
         with self._reading() as db:
-            stores = _stores(db)
-            records = [_record(p) for p in _products(db)]
+            stores = stores_of(db)
+            records = [record_of(p) for p in products_where(db)]
         if not records:
             raise InventoryError(f"The inventory at {self.path} is empty; nothing to export. "
                                  f"{SET_UP_HINT}")
@@ -244,7 +221,7 @@ class Inventory:
             raise InventoryError(f"Nothing to change for SKU {sku}: give a price, stock or a "
                                  f"promotion.")
         with self._writing() as db:
-            found = _products(db, "WHERE sku = ?", (sku,))
+            found = products_where(db, "WHERE sku = ?", (sku,))
             if not found:
                 raise InventoryError(f"No product with SKU {sku!r}. Check the number on the "
                                      f"label, or find it by name with Inventory.search.")
@@ -253,7 +230,7 @@ class Inventory:
                 raise InventoryError(f"SKU {sku} was changed by someone else (version "
                                      f"{current.version}, you had {expected_version}); "
                                      f"reload and try again.")
-            old = _record(current)
+            old = record_of(current)
             new = dict(old)
             if price is not None:
                 new["price"] = cents_text(_cents(price, f"Price for SKU {sku}"))
@@ -268,12 +245,12 @@ class Inventory:
                     f"SKU {sku}: the promotion price {new['promo_price']} must be below the "
                     f"regular price {new['price']}. Lower the promotion price, raise the price, "
                     f"or clear the promotion.")
-            changes = _diff(old, new)
+            changes = diff(old, new)
             if not changes:
                 return current
-            _save(db, new, list(current.stock), version=current.version + 1)
-            _log(db, _now(), actor, sku, changes)
-            return _products(db, "WHERE sku = ?", (sku,))[0]
+            save(db, new, list(current.stock), version=current.version + 1)
+            log_changes(db, now(), actor, sku, changes)
+            return products_where(db, "WHERE sku = ?", (sku,))[0]
 
     # --- connections
 
@@ -311,89 +288,6 @@ class Inventory:
 
     def _writing(self):
         return self._transaction("IMMEDIATE")  # take the write lock before reading what we change
-
-
-# --- rows ------------------------------------------------------------------------------------
-
-def _stores(db: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in db.execute("SELECT id FROM stores ORDER BY position")]
-
-
-def _count(db: sqlite3.Connection) -> int:
-    return db.execute("SELECT count(*) FROM products").fetchone()[0]
-
-
-def _products(db: sqlite3.Connection, where: str = "", params: tuple = (),
-              order: str = "ORDER BY rowid") -> list[Product]:
-    rows = db.execute(f"SELECT {_COLUMNS} FROM products {where} {order}", params).fetchall()
-    stores = _stores(db)
-    stock: dict[str, dict[str, int]] = {row["sku"]: {} for row in rows}
-    wanted = json.dumps(list(stock))
-    for sku, store, qty in db.execute("SELECT sku, store, qty FROM stock "
-                                      "WHERE sku IN (SELECT value FROM json_each(?))", (wanted,)):
-        stock[sku][store] = qty
-    return [_product(row, {store: stock[row["sku"]][store] for store in stores}) for row in rows]
-
-
-def _product(row: sqlite3.Row, stock: dict[str, int]) -> Product:
-    promotion = None
-    if row["promo_price_cents"] is not None:
-        promotion = Promotion(row["promo_price_cents"] / 100,
-                              date.fromisoformat(row["promo_start"]),
-                              date.fromisoformat(row["promo_end"]), row["promo_text"])
-    return Product(row["sku"], row["name"], row["brand"], row["category"], row["model"],
-                   row["price_cents"] / 100, promotion, stock, row["aisle"], row["manual"],
-                   tuple(a for a in row["aliases"].split(";") if a), row["version"])
-
-
-def _record(product: Product) -> Record:
-    """A product as the CSV's canonical text, the form imports are compared and audited in."""
-    promotion = product.promotion
-    record = {"sku": product.sku, "name": product.name, "brand": product.brand,
-              "category": product.category, "model": product.model,
-              "price": cents_text(round(product.price * 100)),
-              "promo_price": cents_text(round(promotion.price * 100)) if promotion else "",
-              "promo_start": promotion.start.isoformat() if promotion else "",
-              "promo_end": promotion.end.isoformat() if promotion else "",
-              "promo_text": promotion.text if promotion else ""}
-    record.update({STOCK_PREFIX + store: str(qty) for store, qty in product.stock.items()})
-    record.update(aisle=product.aisle, manual=product.manual, aliases=";".join(product.aliases))
-    return record
-
-
-def _save(db: sqlite3.Connection, record: Record, stores: list[str], version: int) -> None:
-    promo = record["promo_price"]
-    values = (record["sku"], record["name"], record["brand"], record["category"], record["model"],
-              cents(record["price"]), cents(promo) if promo else None,
-              record["promo_start"] or None, record["promo_end"] or None,
-              record["promo_text"] or None, record["aisle"], record["manual"], record["aliases"],
-              version)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
-    db.execute(f"INSERT INTO products ({_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
-               f"ON CONFLICT (sku) DO UPDATE SET {updates}", values)
-    db.executemany("INSERT INTO stock (sku, store, qty) VALUES (?, ?, ?) "
-                   "ON CONFLICT (sku, store) DO UPDATE SET qty = excluded.qty",
-                   [(record["sku"], store, int(record[STOCK_PREFIX + store])) for store in stores])
-
-
-def _diff(old: Record, new: Record) -> list[tuple[str, str | None, str]]:
-    return [(column, old.get(column), value) for column, value in new.items()
-            if old.get(column) != value]
-
-
-def _log(db: sqlite3.Connection, at: str, actor: str, sku: str,
-         changes: list[tuple[str, str | None, str]]) -> None:
-    db.executemany("INSERT INTO audit_log (at, actor, sku, field, old, new) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-                   [(at, actor, sku, column, old, new) for column, old, new in changes])
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- checks on manager edits -----------------------------------------------------------------

@@ -5,13 +5,17 @@ pass against its line, and the whole path through rag-hybrid with the model scri
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from store_assistant.answering import evidence
+from store_assistant.answering.routing import read
 from store_assistant.config import PROJECT_DIR
 from store_assistant.store.documents import read_folder
 from tests.fakes import ScriptedGateway
+
+TODAY = date(2026, 12, 1)
 
 
 def section(doc: str, heading: str):
@@ -35,7 +39,7 @@ def test_units_keep_items_whole_and_rows_with_their_header() -> None:
 def case(question: str, doc: str, heading: str, needle: str) -> tuple:
     chunk = section(doc, heading)
     line = next(u for u in evidence.units(chunk) if needle in u.text)
-    return evidence.Evidence(question, (line,), frozenset({"lg", "c3"})), line
+    return evidence.Evidence(read(question, TODAY), (line,), frozenset({"lg", "c3"})), line
 
 
 @pytest.mark.parametrize("question, doc, heading, needle, verdict, refused", [

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from store_assistant.answering import guard
+from store_assistant.answering.routing import read
 from store_assistant.answering.guard import (PROMPT_REFUSAL, UNCHECKED_PRICE, Grounding, check,
                                              hold_figures)
 from store_assistant.answering.strategies import build_strategy
@@ -17,6 +18,7 @@ from store_assistant.templates import render
 from tests.fakes import ScriptedGateway
 
 TODAY = date(2026, 12, 1)
+STORES = ["downtown", "westside", "northgate"]
 AIR = "5465502"  # MacBook Air 13 128GB, $999.99 on the as-of date
 
 
@@ -32,7 +34,7 @@ def air_grounding(store_settings: Settings) -> Grounding:
     inventory = Inventory(inventory_path(store_settings))
     air = inventory.lookup(AIR)
     return Grounding(text="- MacBook Air 13 (SKU 5465502): price $999.99; in stock: downtown 3",
-                     products=[air], today=TODAY, question="How much is the MacBook Air 128GB?",
+                     products=[air], today=TODAY, asked=read("How much is the MacBook Air 128GB?", TODAY, stores=STORES),
                      stores=inventory.stores(), fallback="From the inventory: the data's answer.")
 
 
@@ -67,7 +69,7 @@ def test_the_regular_price_stated_as_the_price_is_corrected(store_settings: Sett
     ipad = next(p for p in inventory.products() if p.active_promotion(TODAY) and "iPad" in p.name)
     regular, today = f"${ipad.price:,.2f}", f"${ipad.effective_price(TODAY):,.2f}"
     grounding = Grounding(text=f"- {fact_line(ipad, TODAY)}", products=[ipad], today=TODAY,
-                          question="How much is the iPad?", stores=inventory.stores(),
+                          asked=read("How much is the iPad?", TODAY, stores=STORES), stores=inventory.stores(),
                           fallback="From the inventory.")
     text, flags = check(f"The price is {regular}.", grounding)
     assert text == f"The price is {today}." and flags[0].endswith(":regular")
@@ -178,7 +180,7 @@ def test_a_supported_paraphrase_is_kept(store_settings: Settings) -> None:
 
 def test_a_removed_step_leaves_no_empty_marker_and_the_steps_are_renumbered() -> None:
     grounding = Grounding(text="1. Open Settings.\n2. Choose Audio.\nPoll every 5 seconds.",
-                          products=[], today=TODAY, question="How do I set the audio?",
+                          products=[], today=TODAY, asked=read("How do I set the audio?", TODAY, stores=STORES),
                           stores=[], fallback="the data's answer")
     text, flags = check("Steps:\n1. **Open Settings**.\n2. **Flash the firmware** with the "
                         "dropdown wizard.\n3. **Choose Audio**.", grounding)
@@ -191,7 +193,7 @@ def test_a_removed_step_leaves_no_empty_marker_and_the_steps_are_renumbered() ->
 
 def test_an_abbreviation_the_excerpts_do_not_use_is_removed() -> None:
     grounding = Grounding(text="Enter the calibration constant in parts per million. Use a USB cable.",
-                          products=[], today=TODAY, question="How do I calibrate?", stores=[],
+                          products=[], today=TODAY, asked=read("How do I calibrate?", TODAY, stores=STORES), stores=[],
                           fallback="the data's answer")
     text, flags = check("Enter the constant in parts per million (SPM). Use the USB cable.",
                         grounding)
@@ -204,7 +206,7 @@ def test_a_name_the_excerpts_do_not_have_is_removed() -> None:
     grounding = Grounding(text="A text box entitled Astronomical Data provides information for "
                                "tracking the sun or moon and EME Doppler shift. Toggle it on the "
                                "View menu.", products=[], today=TODAY,
-                          question="How do I show moon position and Doppler?", stores=[],
+                          asked=read("How do I show moon position and Doppler?", TODAY, stores=STORES), stores=[],
                           fallback="the data's answer")
     answer = ("Thanks for asking Volt Electronics. Toggle Astronomical Data on the View menu. "
               "Note: Doppler shift is shown there. It shows the moon relative to Earth.")
@@ -218,7 +220,7 @@ def test_a_name_that_only_starts_like_a_month_is_still_checked() -> None:
     """"Decade 3" is a numbered name the excerpts lack: removed. (The date check reads it as
     "december 3" and removes it first; the numbered-name check no longer exempts it either.)"""
     grounding = Grounding(text="The iPad works with the Apple Pencil (USB-C).", products=[],
-                          today=TODAY, question="Does it work with a stylus?", stores=[],
+                          today=TODAY, asked=read("Does it work with a stylus?", TODAY, stores=STORES), stores=[],
                           fallback="the data's answer")
     text, flags = check("It works with the Apple Pencil. It also works with the Decade 3.",
                         grounding)
@@ -232,7 +234,7 @@ def test_a_date_or_a_numbered_model_the_excerpts_do_not_have_is_removed() -> Non
     grounding = Grounding(text="Anything bought between November 1 and December 31 can be "
                                "returned until January 15. The iPad works with the Apple Pencil "
                                "(USB-C). Step 3: pair it.", products=[], today=TODAY,
-                          question="Bought on November 20: does it work with the Apple Pencil 2?",
+                          asked=read("Bought on November 20: does it work with the Apple Pencil 2?", TODAY, stores=STORES),
                           stores=[], fallback="the data's answer")
     text, flags = check("The last day to return it is November 21st. It can go back until Jan "
                         "15th. It supports the Apple Pencil 3. It was bought on November 20, and "

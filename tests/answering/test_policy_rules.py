@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from store_assistant.answering import policy_rules
+from store_assistant.answering.routing import read
 from store_assistant.config import PROJECT_DIR
 from store_assistant.errors import DataError
 from store_assistant.store import policy_rules as rules_file
@@ -28,7 +29,7 @@ def rules():
 
 
 def ask(rules, question: str, products=()):
-    found = policy_rules.answer(question, list(products), TODAY, rules)
+    found = policy_rules.answer(read(question, TODAY), list(products), rules)
     return found.text() if found else None
 
 

@@ -269,11 +269,12 @@ def test_the_metric_and_the_guard_disagree_on_a_borrowed_price(world: World) -> 
     """The guard lets a figure through when it is in the facts the model was given; the metric,
     written apart from it, asks whose figure it is. They must be able to disagree."""
     from store_assistant.answering.guard import Grounding, check
+    from store_assistant.answering.routing import read
 
     air, spectre = world.inventory.lookup(AIR), world.inventory.lookup(SPECTRE)
     facts = "\n".join(f"- {_fact_line(p, world.today)}" for p in (air, spectre))
-    grounding = Grounding(facts, [air, spectre], world.today, "How much is the MacBook Air?",
-                          list(STORES), facts)
+    asked = read("How much is the MacBook Air?", world.today, stores=list(STORES))
+    grounding = Grounding(facts, [air, spectre], world.today, asked, list(STORES), facts)
     borrowed = "The MacBook Air 13 is $1,299.99."
     shown, flags = check(borrowed, grounding)
     assert "$1,299.99" in shown, (shown, flags)  # the guard passes the Spectre's price ...

@@ -102,3 +102,27 @@ def test_a_second_importer_is_caught(tmp_path):
     root = _package(tmp_path, {"__init__.py": "", "web/__init__.py": "",
                                "web/ui.py": "def f():\n    import litellm.types\n"})
     assert g.importers("litellm", root) == {"store_assistant.web.ui": [2]}
+
+
+# The rooms whose files must stay readable top to bottom (issue: evidence-first answers).
+SIZED = ("answering", "store")
+MAX_LINES = 400
+
+
+def too_long(root: Path, rooms: tuple[str, ...] = SIZED, limit: int = MAX_LINES) -> list[str]:
+    return [f"{path.relative_to(root)}: {n} lines" for room in rooms
+            for path in sorted((root / room).rglob("*.py"))
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > limit]
+
+
+def test_no_module_of_answering_or_store_is_over_400_lines() -> None:
+    root = Path(__file__).resolve().parents[2] / "store_assistant"
+    assert sorted(p.name for p in (root / "answering").glob("*.py"))  # the walk sees the files
+    assert too_long(root) == []
+
+
+def test_a_long_module_is_found(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "big.py").write_text("x = 1\n" * 401)
+    (tmp_path / "store" / "small.py").write_text("x = 1\n" * 400)
+    assert too_long(tmp_path, ("store",)) == ["store/big.py: 401 lines"]

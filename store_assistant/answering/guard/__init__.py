@@ -61,7 +61,7 @@ def _grounded(text: str, grounding: Grounding) -> tuple[str, list[str]]:
         return built(grounding.fallback), [*result.flags, *removed,
                                             "guard_fallback:no_supported_sentence"]
     result = GuardResult(kept, [*result.flags, *removed]) if removed else result
-    final, added = add_missing_facts(result.text, grounding.question, grounding.products,
+    final, added = add_missing_facts(result.text, grounding.asked, grounding.products,
                                      grounding.today, grounding.stores)
     return final, [*result.flags, *added]
 

@@ -79,7 +79,7 @@ def unsupported_claim(sentence: str, grounding: Grounding) -> str | None:
     excerpts or the question), a store's hours (the time must be on that store's own line or
     section), and the sentence's content words (at least half must be in the excerpts or the
     question, so an invented step or feature does not pass)."""
-    source = f"{grounding.text}\n{grounding.question}"
+    source = f"{grounding.text}\n{grounding.asked.text}"
     words = f" {_norm_words(source)} "
     given = {p.sku for p in grounding.products}
     squashed = _squash(source)

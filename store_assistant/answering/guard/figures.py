@@ -13,7 +13,7 @@ from typing import Callable
 
 from store_assistant.answering.data_answers import fact_line
 from store_assistant.answering.linking import SKU_PATTERN
-from store_assistant.answering.questions import asks_price, asks_stock, stores_named
+from store_assistant.answering.routing import Asked
 from store_assistant.store.products import Product, money
 from store_assistant.answering.guard.grounding import built
 
@@ -167,20 +167,20 @@ def clock_of(match: re.Match) -> tuple[int, int]:
     return hour + (12 if match.group(3).lower() == "p" else 0), minute
 
 
-def add_missing_facts(answer: str, question: str, products: list[Product], today: date,
-             stores: list[str]) -> tuple[str, list[str]]:
+def add_missing_facts(answer: str, asked: Asked, products: list[Product], today: date,
+                      stores: list[str]) -> tuple[str, list[str]]:
     """Add the inventory's facts when the answer leaves out the price or stock it was asked for.
 
     'How many XM5 are downtown?' answered 'It is sold at the downtown store.' gets
     'From the inventory: ... in stock: downtown 0, ...' appended: staff always see the figure.
     """
     stated = _numbers(answer)
-    asked_stores = stores_named(question, stores)
-    wants_stock = asks_stock(question) or bool(asked_stores)
+    asked_stores = list(asked.stores)
+    wants_stock = asked.stock or bool(asked_stores)
     lines, missing = [], []
     for product in products:
         gaps = []
-        if asks_price(question) and not any(
+        if asked.price and not any(
                 abs(product.effective_price(today) - v) < 0.005 for v in stated):
             gaps.append("price")
         if wants_stock:

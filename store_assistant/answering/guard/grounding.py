@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
+from store_assistant.answering.routing import Asked
 from store_assistant.store.products import Product
 
 
@@ -20,7 +21,7 @@ class Grounding:
     text: str
     products: list[Product]
     today: date
-    question: str
+    asked: Asked  # the question, read once (answering/routing.py)
     stores: list[str]
     fallback: str | Callable[[], str]
     # The catalog's products a text names by SKU, model number or alias; a sentence naming one
