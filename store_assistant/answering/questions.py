@@ -120,11 +120,19 @@ def not_carried(question: str) -> str | None:
             return thing
     return None
 
-def is_follow_up(question: str) -> bool:
-    """'and is it in stock downtown?' refers back to an earlier product; 'Can I return a camera?' does not."""
+def is_follow_up(question: str, names_product: bool = False) -> bool:
+    """'and is it in stock downtown?' refers back to an earlier product; 'Can I return a camera?'
+    does not. Nor does a question whose pronoun follows what it refers to, in the question itself:
+    'A customer opened a Canon lens and wants to return it' (a category word before 'it'), or one
+    that names its product (`names_product`: 'Is the Pixel 8a waterproof? Does it float?')."""
     lowered = question.lower().strip()
-    return bool(re.match(r"(and|also|what about|how about)\b", lowered)
-                or re.search(r"\b(it|its|it's|that one|this one|they|them|those|these)\b", lowered))
+    if re.match(r"(and|also|what about|how about)\b", lowered):
+        return True
+    pronoun = re.search(r"\b(it|its|it's|that one|this one|they|them|those|these)\b", lowered)
+    if pronoun is None or names_product:
+        return False
+    return asked_category(lowered[:pronoun.start()]) is None
+
 
 def budget(question: str) -> float | None:
     """'under $800' -> 800.0; 'budget $800', 'has $1,000 for a TV' -> the one $ amount given."""

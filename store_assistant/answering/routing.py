@@ -82,10 +82,9 @@ def read(question: str, today: date, inventory: Inventory | None = None,
     """`question` read once. Without an inventory no product is linked (and `stores` names the
     stores to look for)."""
     earlier = " ".join(turn["content"] for turn in history if turn["role"] == "user")
-    follow_up = bool(earlier) and is_follow_up(question)
-    links: list[Link] = []
+    links: list[Link] = [] if inventory is None else link_products(question, inventory)
+    follow_up = bool(earlier) and is_follow_up(question, names_product=bool(links))
     if inventory is not None:
-        links = link_products(question, inventory)
         if follow_up and not links:
             links = link_products(earlier, inventory)  # "and is it in stock downtown?"
         stores = inventory.stores() if stores is None else stores

@@ -56,3 +56,18 @@ def test_each_kind_of_question_is_routed_in_order(inventory, question: str, path
 def test_evidence_first_off_sends_manual_questions_to_the_model(inventory) -> None:
     asked = read("Does the LG C3 support HDR10+?", TODAY, inventory)
     assert route(asked, evidence_first=False) == ("computed", "model")
+
+
+def test_a_pronoun_whose_subject_is_in_the_question_is_no_follow_up(inventory) -> None:
+    """Asked at the counter after a TV question: 'it' is the lens, not the TV."""
+    history = [{"role": "user", "content": "Does the LG C3 support HDR10+?"},
+               {"role": "assistant", "content": "No, it does not support HDR10+."}]
+    lens = read("A customer opened a Canon EF 50mm lens and wants to return it. Is there a "
+                "restocking fee?", TODAY, inventory, history)
+    assert not lens.follow_up and not any("C3" in p.name for p in lens.named)
+    assert route(lens)[0] == "computed"
+    named = read("Is the Sony WH-1000XM5 foldable, and does it have a case?", TODAY, inventory,
+                 history)
+    assert not named.follow_up and [p.sku for p in named.named] == ["6505727"]
+    back = read("Is it a good TV for a bright room?", TODAY, inventory, history)
+    assert back.follow_up and all("C3" in p.name for p in back.named)  # 'it' before 'TV'
