@@ -12,8 +12,7 @@ import re
 from datetime import date
 from typing import Callable
 
-from store_assistant.answering.questions import (asks_price, asks_promotion, asks_stock,
-                                                 stores_named)
+from store_assistant.answering.routing import Asked
 from store_assistant.store.documents import Chunk
 from store_assistant.store.inventory import Inventory
 from store_assistant.store.products import Product, money
@@ -35,16 +34,16 @@ def fact_line(product: Product, today: date) -> str:
     aisle = f"; aisle {product.aisle}" if product.aisle else ""
     return f"{product.name} (SKU {product.sku}): price {price}; in stock: {stock}{aisle}."
 
-def inventory_answer(question: str, products: list[Product], today: date,
+def inventory_answer(asked: Asked, products: list[Product], today: date,
                      stores: list[str]) -> str:
     """The answer to a price/promotion/stock question, built from the inventory alone.
 
     'Any black XM5s left at the downtown store?' -> 'No, the Sony WH-1000XM5 ... (SKU 6505727):
     out of stock at Downtown. Elsewhere: Westside has 12, Northgate has 9.'
     """
-    asked = stores_named(question, stores)
-    wants_stock = asks_stock(question) or bool(asked)
-    wants_promo = asks_promotion(question)
+    question, named_stores = asked.text, list(asked.stores)
+    wants_stock = asked.stock or bool(named_stores)
+    wants_promo = asked.promotion
     sentences = []
     for product in products:
         promo = product.active_promotion(today)
@@ -56,12 +55,12 @@ def inventory_answer(question: str, products: list[Product], today: date,
             sentences.append(f"Yes, the {name} is on sale: {price}." if promo else
                              f"No, there is no promotion on the {name} right now; it is "
                              f"{money(product.price)}.")
-        elif asks_price(question) or not wants_stock:
+        elif asked.price or not wants_stock:
             sentences.append(f"The {name} is {price}.")
         else:
             said_price = False
         if wants_stock:
-            sentences.append(_stock_sentence(product, asked, stores, named=not said_price))
+            sentences.append(_stock_sentence(product, named_stores, stores, named=not said_price))
     if len(products) > 1 and re.search(r"\b(cheaper|cheapest|less expensive|more expensive|"
                                        r"pricier)\b", question, re.IGNORECASE):
         low = min(products, key=lambda p: p.effective_price(today))

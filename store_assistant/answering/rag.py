@@ -161,7 +161,7 @@ class RagStrategy(Strategy):
                 # "Is the Yoga 720 on sale?" is a lookup: the table answers it, exactly, at once.
                 return Draft(messages=[], sources=self._product_sources(asked.named, today),
                              flags=[*flags, "answered_from_inventory"], retrieved=retrieved,
-                             reply=inventory_answer(question, asked.named, today,
+                             reply=inventory_answer(asked, asked.named, today,
                                                     self.inventory.stores()))
             if path == "decline":
                 draft = self._decline(asked.not_carried, hits, today)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from store_assistant.answering.data_answers import fact_line, inventory_answer, recommend
 from store_assistant.answering.rag import CONTEXT_WORDS
+from store_assistant.answering.routing import read
 from store_assistant.evaluation.golden import AS_OF
 from store_assistant.finetune.taxonomy import TAXONOMY_DIR, load_taxonomy, seeds
 from store_assistant.store.documents import Chunk
@@ -111,7 +112,8 @@ def product_examples(inventory: Inventory, rng: random.Random) -> list[Example]:
                                 ("sale", sale)]:
             question = template.format(name=rng.choice(names), sku=p.sku, store=store.title())
             answer = (_price_answer(p) if topic == "price"
-                      else inventory_answer(question, [p], AS_OF, stores))
+                      else inventory_answer(read(question, AS_OF, stores=stores), [p], AS_OF,
+                                            stores))
             keep = (identity, _ASKS[topic]) + ((store,) if "{store}" in template else ())
             found.append(Example("grounded", f"inventory:{topic}:{p.sku}", question, answer,
                                  skus=(p.sku,), keep=keep))
