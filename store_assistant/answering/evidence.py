@@ -129,12 +129,18 @@ def gather(asked: Asked, chunks: list[Chunk], product_names: list[str],
            embed: Callable[[list[str]], list[list[float]]]) -> Evidence | None:
     """The top CANDIDATES units of the best SECTIONS sections for the question, best first."""
     question = asked.text
-    pool = [unit for chunk in chunks[:SECTIONS] for unit in units(chunk)]
+    names = frozenset(w for name in product_names for w in _WORD.findall(name.lower()))
+    # A line that only names the product ('- MX Master 3S mouse' in the box) states no fact.
+    pool = [unit for chunk in chunks[:SECTIONS] for unit in units(chunk)
+            if _content(unit.text, names)]
     if not pool:
         return None
-    names = frozenset(w for name in product_names for w in _WORD.findall(name.lower()))
     words = _content(question, names)
-    vectors = embed([question, *(f"{c.chunk.heading}: {c.text}" for c in pool)])
+    # The lines are ranked on the asked fact: the product is already decided, and with its name
+    # in the question the line that only names it ('A thin, powerful iPad with the M2 chip...')
+    # outranked the one that answers ('Weight: 462 g').
+    asked_fact = " ".join(w for w in question.split() if not set(_WORD.findall(w.lower())) & names)
+    vectors = embed([asked_fact or question, *(f"{c.chunk.heading}: {c.text}" for c in pool)])
     rank = {chunk.id: i for i, chunk in enumerate(chunks)}
     scores = []
     for unit, vector in zip(pool, vectors[1:]):

@@ -78,6 +78,21 @@ def test_a_verdict_is_checked_against_its_line(question, doc, heading, needle, v
     assert evidence.check(found, line, verdict) == refused
 
 
+def test_lines_are_ranked_on_the_asked_fact_not_the_products_name(store_settings) -> None:
+    """The product is already decided: a line that only names it ('- iPad Air' in the box) is no
+    candidate, and the question is ranked without the name, so the overview that names the iPad
+    Air does not outrank 'Size and weight: ..., 462 g'."""
+    from store_assistant.store.knowledge import embedder
+
+    doc = "manual:apple-ipad-air-11-m2"
+    chunks = [section(doc, heading) for heading in ("Overview", "In the box", "Specifications")]
+    found = evidence.gather(read("How much does the iPad Air 11-inch M2 weigh?", TODAY), chunks,
+                            ["Apple iPad Air 11-inch (M2) Wi-Fi"], embedder(store_settings).embed)
+    assert "462 g" in found.candidates[0].text
+    assert all(c.text != "iPad Air" for c in found.candidates)
+    assert evidence.units(chunks[1])[0].text == "iPad Air"  # the unit exists: it is left out
+
+
 @pytest.fixture
 def rag_with(store_settings):
     from store_assistant.answering.strategies import build_strategy
