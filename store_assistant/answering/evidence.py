@@ -16,6 +16,8 @@ prompt); the ranking's first line held it on all 8. So the ranking chooses and t
 Trade-off: the checks are strict, so a right "yes" against a line with a negation in it ("Does
 not support HDR10+ (Dolby Vision and HDR10 are supported)" for a Dolby Vision question) is shown
 as the quote without a verdict: staff read the manual's words rather than risk a flipped answer.
+"Sold separately" is not read as a negation: tried on dev, it made "Volt Protection Plans are sold
+separately; the 2- and 3-year plans cover OLED burn-in" pass a flipped "No" about burn-in.
 """
 
 from __future__ import annotations
@@ -43,9 +45,8 @@ SYSTEM = ("You answer a store employee's question from one line of the store's m
           "{\"verdict\": \"No, it has no headphone jack; use a USB-C adapter.\"}\n\n"
           "Reply with JSON only.")
 # A negation ('Wi-Fi-only' and 'no-receipt' are names, not negations).
-# 'Lens hood ES-68 is sold separately' says it is not in the box.
-_NEGATED = re.compile(r"(?<![\w-])(not|no|cannot|never|none|without|only)(?![\w-])|n't\b|"
-                      r"\bsold separately\b", re.IGNORECASE)
+_NEGATED = re.compile(r"(?<![\w-])(not|no|cannot|never|none|without|only)(?![\w-])|n't\b",
+                      re.IGNORECASE)
 _VERDICT = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:[.,]\d+)*")  # a figure, not the 3 of 'C3'
 _LEADING_YES_NO = re.compile(r"^\W*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)

@@ -71,11 +71,6 @@ def case(question: str, doc: str, heading: str, needle: str) -> tuple:
     ("A delivered 65\" TV arrived with a broken panel. Should the customer bring it back to the "
      "store?", "policy:returns", "Damaged and defective items", "Damaged on arrival",
      "No, TVs 55\" and larger are collected from the customer's home.", None),
-    # 'sold separately' says it is not in the box
-    ("Does the EF 50mm 1.8 STM come with a lens hood?", "manual:canon-ef-50mm-f18-stm",
-     "In the box", "Lens hood", "Yes, it comes with the ES-68 lens hood.", "polarity"),
-    ("Does the EF 50mm 1.8 STM come with a lens hood?", "manual:canon-ef-50mm-f18-stm",
-     "In the box", "Lens hood", "No, the ES-68 lens hood is sold separately.", None),
     # one shared word is the subject ('Bluetooth'); none is off topic
     ("Does the SX610 HS have Bluetooth for staying connected to the phone?",
      "manual:canon-powershot-sx610-hs", "Compatibility", "No Bluetooth",
