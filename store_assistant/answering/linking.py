@@ -21,6 +21,9 @@ _STOPWORDS = {"the", "a", "an", "is", "it", "in", "on", "of", "for", "and", "or"
               "have", "what", "how", "much", "does", "stock", "price", "any", "at", "with", "my",
               "i", "me", "can", "this", "that", "to", "are", "there", "which", "best", "good"}
 
+HEAD_WORDS = 3  # the first words of a product's name that name it when given in order
+
+
 @dataclass(frozen=True)
 class Link:
     product: Product
@@ -38,7 +41,8 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
     """The products a question names, best first.
 
     'Is SKU 6505727 in stock?' -> [Link(<WH-1000XM5>, 'sku', 100)];
-    'how long does the xm5 battery last' -> [Link(<WH-1000XM5>, 'alias', 95)].
+    'how long does the xm5 battery last' -> [Link(<WH-1000XM5>, 'alias', 95)];
+    'opened a Canon EF 50mm lens, can it be returned?' -> [Link(<EF 50mm f/1.8 STM>, 'name', 90)].
     """
     links: dict[str, Link] = {}
 
@@ -85,6 +89,14 @@ def link_products(question: str, inventory: Inventory, retrieved_skus: list[str]
                 other != sku and words in longer and words != longer
                 for other, longer in matched.items()):
             del links[sku]
+    if not links:
+        # "A customer opened a Canon EF 50mm lens and wants to return it": the name's first words
+        # in order ('canon ef 50mm' of 'Canon EF 50mm f/1.8 STM Standard Lens') name it, though
+        # the rest of a long question is too unlike the name for the fuzzy match below.
+        for product in products:
+            head = _words(_short_name(product))[:HEAD_WORDS]
+            if len(head) == HEAD_WORDS and f" {' '.join(head)} " in f" {' '.join(_words(question))} ":
+                add(product, "name", 90)
     if not links:
         content = " ".join(w for w in _words(question) if w not in _STOPWORDS)
         if len(content) >= 4:

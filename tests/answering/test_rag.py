@@ -55,6 +55,12 @@ def test_linking_by_sku_model_alias_and_name(inventory: Inventory) -> None:
     by_alias = link_products(f"how heavy is the {alias}", inventory)
     assert alias in by_alias[0].product.aliases and by_alias[0].how in ("alias", "model")
     assert link_products("hello there", inventory) == []
+    # the name's first words in order, inside a question too long for the fuzzy match
+    lens = link_products("A customer opened a Canon EF 50mm lens and wants to return it. Is there a "
+                         "restocking fee?", inventory)
+    assert [(link.product.name, link.how) for link in lens] == [
+        ("Canon EF 50mm f/1.8 STM Standard Lens - Black", "name")]
+    assert link_products("Can a customer return an opened Canon lens?", inventory) == []
 
 
 def test_facts_come_from_the_inventory_at_question_time(store_settings: Settings,
