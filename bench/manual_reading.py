@@ -13,6 +13,7 @@ and the commit the code was on) and a .md summary with 95% bootstrap CIs and p50
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -26,7 +27,8 @@ from store_assistant.config import load_settings  # noqa: E402
 from store_assistant.evaluation.golden import AS_OF  # noqa: E402
 from store_assistant.evaluation.manual_cases import load_reading_cases  # noqa: E402
 from store_assistant.evaluation.manual_scoring import VERSION, score  # noqa: E402
-from store_assistant.evaluation.runner import source_commit  # noqa: E402
+from store_assistant.evaluation.manual_cases import READING_DIR  # noqa: E402
+from store_assistant.evaluation.runner import arm_hash, data_version, source_commit  # noqa: E402
 from store_assistant.evaluation.scorecard import mean_ci, percentile  # noqa: E402
 from store_assistant.files import write_atomic  # noqa: E402
 
@@ -78,7 +80,7 @@ def main() -> None:
     report = summary(rows)
     run = {"strategy": args.strategy, "model": gateway.model, "split": args.split,
            "paraphrases": args.paraphrases, "metric_version": VERSION,
-           "commit": source_commit(), "as_of": AS_OF.isoformat(),
+           "commit": source_commit(), "as_of": AS_OF.isoformat(), **made_on(args.strategy, settings),
            "made": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "summary": report, "answers": rows}
     name = f"manual-reading-{args.strategy}-{args.split}" + ("-paraphrases" if args.paraphrases else "")
@@ -87,6 +89,21 @@ def main() -> None:
     write_atomic(RESULTS / f"{name}.json", json.dumps(run, indent=1) + "\n")
     write_atomic(RESULTS / f"{name}.md", markdown(run))
     print(markdown(run))
+
+
+def made_on(strategy: str, settings) -> dict[str, str]:
+    """What decides a run's answers besides the model: the strategy's code and prompts (the
+    evaluation's own arm hash), the store's data and manuals, and the cases."""
+    cases = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(READING_DIR.glob("*.yaml"))))
+    return {"arm_hash": arm_hash(strategy, settings), "data_version": data_version(settings),
+            "cases_sha": cases.hexdigest()[:16]}
+
+
+def stale(run: dict, settings) -> list[str]:
+    """Why a committed run no longer describes the code, data or cases, or [] when it does."""
+    now = made_on(run["strategy"], settings)
+    return [f"{key} {run.get(key)} is now {value}" for key, value in now.items()
+            if run.get(key) != value]
 
 
 def rescore(path: Path) -> None:

@@ -2,7 +2,9 @@
 answers common enough to catch a model that always says yes, its split the hash's, and no heldout
 question a near-copy of anything a model or a tuner has seen.
 
-No model calls: only the YAML files, the manuals and the other question sets.
+No model calls: only the YAML files, the manuals and the other question sets; and the published
+bench results (bench/results/manual-reading-*.json) must have been made on this code, data and
+cases (the gate's store data is what they are checked against).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from store_assistant.config import PROJECT_DIR
 from store_assistant.evaluation.golden import leaked, load_cases, training_questions
 from store_assistant.evaluation.manual_cases import (MANUALS_DIR, ReadingCase, load_reading_cases,
                                                      split_of, squeeze)
@@ -99,3 +102,31 @@ def test_no_heldout_question_is_a_near_copy_of_a_seen_one(cases) -> None:
 def test_the_leak_check_would_find_a_copied_dev_question(cases) -> None:
     dev = asked(cases, "dev")[0]
     assert leaked([Asked(dev.question.upper() + "?", "planted")], [dev.question])
+
+
+# --- the published results describe this code ---------------------------------------------------
+
+RESULTS = PROJECT_DIR / "bench" / "results"
+# '-before' files are the code before evidence-first answers, kept and labelled as such.
+PUBLISHED = sorted(p for p in RESULTS.glob("manual-reading-*.json") if "-before" not in p.name)
+
+
+def test_every_published_result_was_made_on_this_code_data_and_cases(gate, monkeypatch) -> None:
+    """A change to the answering code or prompts, the manuals or inventory, or the cases makes
+    the committed bench/results/manual-reading-*.json stale: re-run the bench it names."""
+    import json
+
+    monkeypatch.syspath_prepend(str(RESULTS.parent))
+    import manual_reading as bench
+
+    assert len(PUBLISHED) >= 4, PUBLISHED  # rag-hybrid and control-extractive, dev and heldout
+    stale = {}
+    for path in PUBLISHED:
+        run = json.loads(path.read_text(encoding="utf-8"))
+        if problems := bench.stale(run, gate["settings"]):
+            stale[path.name] = problems
+    assert not stale, ("re-run `.venv/bin/python bench/manual_reading.py --strategy S --split X` "
+                       f"for each (see docs/evaluation.md): {stale}")
+
+    planted = {**json.loads(PUBLISHED[0].read_text(encoding="utf-8")), "arm_hash": "0" * 16}
+    assert any(p.startswith("arm_hash") for p in bench.stale(planted, gate["settings"]))

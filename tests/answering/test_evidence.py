@@ -71,10 +71,13 @@ def case(question: str, doc: str, heading: str, needle: str) -> tuple:
     ("A delivered 65\" TV arrived with a broken panel. Should the customer bring it back to the "
      "store?", "policy:returns", "Damaged and defective items", "Damaged on arrival",
      "No, TVs 55\" and larger are collected from the customer's home.", None),
-    # one shared word is the subject ('Bluetooth'); none is off topic
+    # a value needs one shared word with its line ('weight'); a yes/no verdict needs two
+    ("How long does the SX610 HS battery last for a customer?",
+     "manual:canon-powershot-sx610-hs", "Specifications", "Battery: NB-6LH",
+     "About 270 shots.", None),
     ("Does the SX610 HS have Bluetooth for staying connected to the phone?",
      "manual:canon-powershot-sx610-hs", "Compatibility", "No Bluetooth",
-     "No, it has no Bluetooth.", None),
+     "No, it has no Bluetooth.", "off_topic"),
 ])
 def test_a_verdict_is_checked_against_its_line(question, doc, heading, needle, verdict,
                                                refused) -> None:
