@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from store_assistant.config import load_settings  # noqa: E402
 from store_assistant.evaluation.golden import AS_OF  # noqa: E402
-from store_assistant.evaluation.manual_cases import load_reading_cases  # noqa: E402
+from store_assistant.evaluation.manual_cases import READING_DIR, load_reading_cases  # noqa: E402
 from store_assistant.evaluation.manual_scoring import VERSION, score  # noqa: E402
-from store_assistant.evaluation.manual_cases import READING_DIR  # noqa: E402
 from store_assistant.evaluation.runner import arm_hash, data_version, source_commit  # noqa: E402
 from store_assistant.evaluation.scorecard import mean_ci, percentile  # noqa: E402
 from store_assistant.files import write_atomic  # noqa: E402
